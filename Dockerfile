@@ -1,0 +1,22 @@
+# One image for the webhook and the sidecar: `token-broker webhook` / `token-broker sidecar`.
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY cli cli
+COPY contract contract
+COPY webhook/src webhook/src
+COPY sidecar/src sidecar/src
+RUN npx tsc -p tsconfig.build.json && npm ci --omit=dev --no-audit --no-fund
+
+# Distroless: no shell, no package manager; runs as the unprivileged user 65532 unless the pod says otherwise.
+FROM gcr.io/distroless/nodejs22-debian12:nonroot
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+ENV NODE_ENV=production
+USER 65532:65532
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/main.js"]
+CMD ["--help"]

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * The one `token-broker` binary. Each subcommand is imported lazily so `inject` never loads the
+ * Kubernetes client, fastify or the AWS SDK.
+ */
+import { readFileSync } from 'node:fs';
+
+const USAGE = `Usage: token-broker <command> [options]
+
+Commands:
+  inject -f <file|->  [--diff] [--namespace <ns>]
+                      Inject the sidecar into the pod templates of Kubernetes YAML, offline.
+  webhook             Run the mutating admission webhook (HTTPS).
+  sidecar [--once]    Run the credential broker inside a pod (configured by the webhook).
+  version             Print the version.
+
+Run 'token-broker <command> --help' for a command's options.
+`;
+
+function version(): string {
+  // cli/main.ts in a checkout, dist/cli/main.js in the image: package.json is one or two levels up.
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version?: string };
+      if (pkg.version) return pkg.version;
+    } catch {
+      // try the next location
+    }
+  }
+  return 'unknown';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'inject': {
+      const { runInject } = await import('../webhook/src/inject-command.ts');
+      return runInject(rest, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+    }
+    case 'webhook': {
+      const { runWebhookServer } = await import('../webhook/src/serve-command.ts');
+      return runWebhookServer(rest, process.env);
+    }
+    case 'sidecar': {
+      const { runSidecar } = await import('../sidecar/src/main.ts');
+      return runSidecar(rest, process.env);
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`token-broker ${version()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`token-broker: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Long-running commands resolve only when they have shut down; set the code and let Node exit.
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`token-broker: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

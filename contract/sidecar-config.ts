@@ -1,0 +1,249 @@
+/**
+ * The versioned contract between the webhook (which writes it into the injected container's env) and
+ * the sidecar (which parses and validates it at start). Both sides import this one module, so a change
+ * here is a change to both: bump the apiVersion when a change is not backwards compatible.
+ */
+
+export const SIDECAR_CONFIG_API_VERSION = 'token-broker.io/v1';
+
+/** Env var that carries the whole sidecar configuration as JSON. */
+export const SIDECAR_CONFIG_ENV = 'TOKEN_BROKER_CONFIG';
+/** Downward-API env vars: the pod's name is unknown at admission time (generateName). */
+export const POD_NAME_ENV = 'TOKEN_BROKER_POD_NAME';
+export const POD_NAMESPACE_ENV = 'TOKEN_BROKER_POD_NAMESPACE';
+
+export const DEFAULT_DIRECTORY = '/var/run/token-broker';
+export const DEFAULT_API_PORT = 9901;
+export const DEFAULT_HEALTH_PORT = 9902;
+export const DEFAULT_METRICS_PORT = 9903;
+export const DEFAULT_REFRESH_MARGIN_SECONDS = 120;
+
+export type RdsEngine = 'postgres' | 'mysql';
+export type MongoScheme = 'mongodb' | 'mongodb+srv';
+
+interface TargetBase {
+  /** DNS-label-like name from the annotation suffix; names files, env vars and metric labels. */
+  name: string;
+  region: string;
+  /** Role assumed on top of the pod's own identity; absent: the pod's identity signs directly. */
+  roleArn?: string;
+  externalId?: string;
+}
+
+export interface RdsTarget extends TargetBase {
+  kind: 'rds';
+  engine: RdsEngine;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+}
+
+export interface MongoTarget extends TargetBase {
+  kind: 'mongo';
+  scheme: MongoScheme;
+  /** `host` for mongodb+srv, `host:port` entries for mongodb. */
+  hosts: string[];
+  database: string;
+  /** Extra URI query options passed through to the app's URI (e.g. replicaSet, tls). */
+  options: Record<string, string>;
+}
+
+export type Target = RdsTarget | MongoTarget;
+
+export interface SidecarConfig {
+  apiVersion: typeof SIDECAR_CONFIG_API_VERSION;
+  /** Where the shared in-memory volume is mounted in the sidecar. */
+  directory: string;
+  listen: {
+    /** Credentials API, bound to 127.0.0.1 only. */
+    apiPort: number;
+    /** /healthz and /readyz for kubelet probes, bound to all interfaces. */
+    healthPort: number;
+    /** /metrics only, bound to all interfaces for Prometheus. */
+    metricsPort: number;
+  };
+  refresh: {
+    /** Credentials closer than this to expiry are not served as fresh and are refreshed at once. */
+    marginSeconds: number;
+  };
+  targets: Target[];
+}
+
+/** File names inside the shared directory; the app side reads them under the same names. */
+export const FILES = {
+  authToken: 'auth-token',
+  socket: 'broker.sock',
+  pgpass: 'pgpass',
+  rdsToken: (name: string) => `${name}.token`,
+  credentialsJson: (name: string) => `${name}.credentials.json`,
+  mongoUri: (name: string) => `${name}.uri`,
+} as const;
+
+/** HTTP routes of the credentials API. */
+export const ROUTES = {
+  token: (name: string) => `/v1/token/${name}`,
+  credentials: (name: string) => `/v1/credentials/${name}`,
+  status: '/v1/status',
+  quit: '/quitquitquit',
+} as const;
+
+/** `invoicing-db` -> `INVOICING_DB`, for env var names. */
+export function envSegment(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
+}
+
+export const TARGET_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+export class SidecarConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${SIDECAR_CONFIG_ENV}: ${field}: ${message}`);
+    this.name = 'SidecarConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function requireString(obj: Json, key: string, path: string): string {
+  const value = obj[key];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new SidecarConfigError(`${path}.${key}`, 'must be a non-empty string');
+  }
+  return value;
+}
+
+function optionalString(obj: Json, key: string, path: string): string | undefined {
+  if (obj[key] === undefined) return undefined;
+  return requireString(obj, key, path);
+}
+
+function requirePort(obj: Json, key: string, path: string): number {
+  const value = obj[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new SidecarConfigError(`${path}.${key}`, 'must be an integer port between 1 and 65535');
+  }
+  return value;
+}
+
+function parseTarget(raw: unknown, path: string): Target {
+  if (!isObject(raw)) throw new SidecarConfigError(path, 'must be an object');
+  const name = requireString(raw, 'name', path);
+  if (!TARGET_NAME_PATTERN.test(name)) {
+    throw new SidecarConfigError(
+      `${path}.name`,
+      'must be 1-32 lowercase letters, digits or "-", starting with a letter',
+    );
+  }
+  const base = {
+    name,
+    region: requireString(raw, 'region', path),
+    roleArn: optionalString(raw, 'roleArn', path),
+    externalId: optionalString(raw, 'externalId', path),
+  };
+  if (raw.kind === 'rds') {
+    const engine = raw.engine;
+    if (engine !== 'postgres' && engine !== 'mysql') {
+      throw new SidecarConfigError(`${path}.engine`, 'must be "postgres" or "mysql"');
+    }
+    return {
+      kind: 'rds',
+      ...base,
+      engine,
+      host: requireString(raw, 'host', path),
+      port: requirePort(raw, 'port', path),
+      database: requireString(raw, 'database', path),
+      user: requireString(raw, 'user', path),
+    };
+  }
+  if (raw.kind === 'mongo') {
+    const scheme = raw.scheme;
+    if (scheme !== 'mongodb' && scheme !== 'mongodb+srv') {
+      throw new SidecarConfigError(`${path}.scheme`, 'must be "mongodb" or "mongodb+srv"');
+    }
+    const hosts = raw.hosts;
+    if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === 'string' && h)) {
+      throw new SidecarConfigError(`${path}.hosts`, 'must be a non-empty list of host names');
+    }
+    const options = raw.options ?? {};
+    if (!isObject(options) || !Object.values(options).every((v) => typeof v === 'string')) {
+      throw new SidecarConfigError(`${path}.options`, 'must be an object of string values');
+    }
+    return {
+      kind: 'mongo',
+      ...base,
+      scheme,
+      hosts: hosts as string[],
+      database: requireString(raw, 'database', path),
+      options: options as Record<string, string>,
+    };
+  }
+  throw new SidecarConfigError(`${path}.kind`, 'must be "rds" or "mongo"');
+}
+
+/** Parses and validates the JSON the webhook wrote; throws SidecarConfigError naming the field. */
+export function parseSidecarConfig(json: string): SidecarConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new SidecarConfigError('(root)', 'is not valid JSON; it is written by the token-broker webhook');
+  }
+  if (!isObject(raw)) throw new SidecarConfigError('(root)', 'must be a JSON object');
+  if (raw.apiVersion !== SIDECAR_CONFIG_API_VERSION) {
+    throw new SidecarConfigError(
+      'apiVersion',
+      `must be "${SIDECAR_CONFIG_API_VERSION}"; the sidecar image and the webhook are from different releases`,
+    );
+  }
+  const listen = raw.listen;
+  if (!isObject(listen)) throw new SidecarConfigError('listen', 'must be an object');
+  const refresh = raw.refresh;
+  if (!isObject(refresh)) throw new SidecarConfigError('refresh', 'must be an object');
+  const margin = refresh.marginSeconds;
+  if (typeof margin !== 'number' || !Number.isInteger(margin) || margin < 0 || margin > 600) {
+    throw new SidecarConfigError('refresh.marginSeconds', 'must be an integer from 0 to 600');
+  }
+  if (!Array.isArray(raw.targets) || raw.targets.length === 0) {
+    throw new SidecarConfigError('targets', 'must list at least one target');
+  }
+  const targets = raw.targets.map((t, i) => parseTarget(t, `targets[${i}]`));
+  const seen = new Set<string>();
+  for (const [i, t] of targets.entries()) {
+    if (seen.has(t.name)) {
+      throw new SidecarConfigError(`targets[${i}].name`, `"${t.name}" is used by two targets`);
+    }
+    seen.add(t.name);
+  }
+  const config: SidecarConfig = {
+    apiVersion: SIDECAR_CONFIG_API_VERSION,
+    directory: requireString(raw, 'directory', '(root)'),
+    listen: {
+      apiPort: requirePort(listen, 'apiPort', 'listen'),
+      healthPort: requirePort(listen, 'healthPort', 'listen'),
+      metricsPort: requirePort(listen, 'metricsPort', 'listen'),
+    },
+    refresh: { marginSeconds: margin },
+    targets,
+  };
+  return deepFreeze(config);
+}
+
+/** Canonical JSON for the env var: stable key order so the injected pod is deterministic. */
+export function serializeSidecarConfig(config: SidecarConfig): string {
+  return JSON.stringify(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
