@@ -86,8 +86,8 @@ export class CredentialRegistry {
     let accessKeyId: string;
     do accessKeyId = `ASIA${fromAlphabet(this.#random(16), BASE32)}`;
     while (this.#byKey.has(accessKeyId));
-    // Real session tokens are long base64 with '+', '/' and '='; keep those so URL-encoding bugs surface.
-    const sessionToken = `IQoJb3JpZ2luX2VjE${this.#random(240).toString('base64')}`;
+    // Real session tokens are ~1,000 characters of base64 with '+', '/' and '='; keep those so URL-encoding bugs surface.
+    const sessionToken = `IQoJb3JpZ2luX2VjE${this.#random(720).toString('base64')}`;
     const issuedAt = new Date(Math.floor(input.now / 1000) * 1000);
     const credential: IssuedCredential = {
       accessKeyId,
