@@ -111,10 +111,14 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function fieldPath(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
 function requireString(obj: Json, key: string, path: string): string {
   const value = obj[key];
   if (typeof value !== 'string' || value.length === 0) {
-    throw new SidecarConfigError(`${path}.${key}`, 'must be a non-empty string');
+    throw new SidecarConfigError(fieldPath(path, key), 'must be a non-empty string');
   }
   return value;
 }
@@ -127,7 +131,7 @@ function optionalString(obj: Json, key: string, path: string): string | undefine
 function requirePort(obj: Json, key: string, path: string): number {
   const value = obj[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new SidecarConfigError(`${path}.${key}`, 'must be an integer port between 1 and 65535');
+    throw new SidecarConfigError(fieldPath(path, key), 'must be an integer port between 1 and 65535');
   }
   return value;
 }
@@ -141,11 +145,14 @@ function parseTarget(raw: unknown, path: string): Target {
       'must be 1-32 lowercase letters, digits or "-", starting with a letter',
     );
   }
+  const roleArn = optionalString(raw, 'roleArn', path);
+  const externalId = optionalString(raw, 'externalId', path);
+  // Optional keys are left out, not set to undefined, so a parsed config equals the one serialized.
   const base = {
     name,
     region: requireString(raw, 'region', path),
-    roleArn: optionalString(raw, 'roleArn', path),
-    externalId: optionalString(raw, 'externalId', path),
+    ...(roleArn === undefined ? {} : { roleArn }),
+    ...(externalId === undefined ? {} : { externalId }),
   };
   if (raw.kind === 'rds') {
     const engine = raw.engine;
@@ -221,9 +228,13 @@ export function parseSidecarConfig(json: string): SidecarConfig {
     }
     seen.add(t.name);
   }
+  const directory = requireString(raw, 'directory', '');
+  if (!directory.startsWith('/')) {
+    throw new SidecarConfigError('directory', 'must be an absolute path (the shared volume mount)');
+  }
   const config: SidecarConfig = {
     apiVersion: SIDECAR_CONFIG_API_VERSION,
-    directory: requireString(raw, 'directory', '(root)'),
+    directory,
     listen: {
       apiPort: requirePort(listen, 'apiPort', 'listen'),
       healthPort: requirePort(listen, 'healthPort', 'listen'),
