@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access -- the cases below build deliberately ill-typed JSON */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
