@@ -21,7 +21,9 @@ function version(): string {
   // cli/main.ts in a checkout, dist/cli/main.js in the image: package.json is one or two levels up.
   for (const relative of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version?: string };
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+        version?: string;
+      };
       if (pkg.version) return pkg.version;
     } catch {
       // try the next location

@@ -1,0 +1,122 @@
+/**
+ * The pod's own AWS identity, as the EKS webhooks inject it into app containers: IRSA (web identity
+ * token file + role ARN) or EKS Pod Identity (container credentials endpoint + token file). The
+ * sidecar needs a copy of it; with `aws-credentials` the app containers must stop using web identity,
+ * because the SDK chain tries web identity before the container endpoint.
+ */
+
+import type { Container, EnvVar, Pod, VolumeMount } from './k8s-types.ts';
+import { OWN_CONTAINER_NAMES } from './names.ts';
+
+export const AWS_ROLE_ARN = 'AWS_ROLE_ARN';
+export const AWS_WEB_IDENTITY_TOKEN_FILE = 'AWS_WEB_IDENTITY_TOKEN_FILE';
+export const AWS_CONTAINER_CREDENTIALS_FULL_URI = 'AWS_CONTAINER_CREDENTIALS_FULL_URI';
+export const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE';
+export const WEB_IDENTITY_ENV: readonly string[] = [AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE];
+export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
+
+/** Addresses of the EKS Pod Identity Agent (IPv4 and IPv6 link-local). */
+const EKS_POD_IDENTITY_AGENT = /^http:\/\/(169\.254\.170\.23|\[fd00:ec2::23\])(:\d+)?\//;
+
+export function isEksPodIdentityUri(value: string | undefined): boolean {
+  return value !== undefined && EKS_POD_IDENTITY_AGENT.test(value);
+}
+
+export interface PodIdentity {
+  /** Env entries to give the sidecar, in the order found. */
+  env: EnvVar[];
+  /** Projected-token mounts to give the sidecar. */
+  mounts: VolumeMount[];
+}
+
+function envValue(container: Container, name: string): string | undefined {
+  return container.env?.find((e) => e.name === name)?.value;
+}
+
+/** The mount holding a token file: the longest mountPath that contains the path. */
+function mountFor(container: Container, file: string | undefined): VolumeMount | undefined {
+  if (!file) return undefined;
+  let best: VolumeMount | undefined;
+  for (const m of container.volumeMounts ?? []) {
+    const dir = m.mountPath.endsWith('/') ? m.mountPath : `${m.mountPath}/`;
+    if (file.startsWith(dir) && (!best || m.mountPath.length > best.mountPath.length)) best = m;
+  }
+  return best;
+}
+
+function appContainers(pod: Pod): Container[] {
+  return [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].filter(
+    (c) => !OWN_CONTAINER_NAMES.includes(c.name),
+  );
+}
+
+/**
+ * IRSA and/or EKS Pod Identity env and mounts, each taken from the first app container (containers
+ * before init containers) that has it. The container endpoint counts only when it is the EKS agent's:
+ * after `aws-credentials` injection app containers point at our own sidecar, which must never be
+ * copied back into the sidecar.
+ */
+export function findPodIdentity(pod: Pod): PodIdentity {
+  const identity: PodIdentity = { env: [], mounts: [] };
+  const containers = appContainers(pod);
+  const irsa = containers.find((c) => envValue(c, AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined);
+  if (irsa) {
+    for (const name of WEB_IDENTITY_ENV) {
+      const entry = irsa.env?.find((e) => e.name === name);
+      if (entry) identity.env.push(structuredClone(entry));
+    }
+    const mount = mountFor(irsa, envValue(irsa, AWS_WEB_IDENTITY_TOKEN_FILE));
+    if (mount) identity.mounts.push(structuredClone(mount));
+  }
+  const podIdentity = containers.find((c) =>
+    isEksPodIdentityUri(envValue(c, AWS_CONTAINER_CREDENTIALS_FULL_URI)),
+  );
+  if (podIdentity) {
+    for (const name of [AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE]) {
+      const entry = podIdentity.env?.find((e) => e.name === name);
+      if (entry) identity.env.push(structuredClone(entry));
+    }
+    const mount = mountFor(podIdentity, envValue(podIdentity, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE));
+    if (mount && !identity.mounts.some((m) => m.name === mount.name))
+      identity.mounts.push(structuredClone(mount));
+  }
+  return identity;
+}
+
+/** Adds identity env and mounts the sidecar container lacks (by name); edits `sidecar` in place. */
+export function giveIdentity(sidecar: Container, identity: PodIdentity): void {
+  for (const entry of identity.env) {
+    const env = (sidecar.env ??= []);
+    if (!env.some((e) => e.name === entry.name)) env.push(structuredClone(entry));
+  }
+  for (const mount of identity.mounts) {
+    const mounts = (sidecar.volumeMounts ??= []);
+    if (!mounts.some((m) => m.name === mount.name || m.mountPath === mount.mountPath)) {
+      mounts.push({ ...structuredClone(mount), readOnly: true });
+    }
+  }
+}
+
+/**
+ * With `aws-credentials`, an app container's default credentials come from the sidecar: web identity
+ * env is removed (it would win in the SDK chain) and EKS Pod Identity's endpoint is replaced by ours.
+ * A container endpoint the user set to anything else is kept. Edits `container` in place.
+ */
+export function pointAtSidecar(container: Container, fullUri: string, tokenFile: string): void {
+  if (!container.env) return;
+  const eksManaged = isEksPodIdentityUri(envValue(container, AWS_CONTAINER_CREDENTIALS_FULL_URI));
+  container.env = container.env
+    .filter((e) => !WEB_IDENTITY_ENV.includes(e.name))
+    .map((e) => {
+      if (!eksManaged) return e;
+      if (e.name === AWS_CONTAINER_CREDENTIALS_FULL_URI) return { name: e.name, value: fullUri };
+      if (e.name === AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) return { name: e.name, value: tokenFile };
+      return e;
+    });
+}
+
+/** Whether any container carries IRSA or EKS Pod Identity env already. */
+export function hasPodIdentityEnv(pod: Pod): boolean {
+  const identity = findPodIdentity(pod);
+  return identity.env.length > 0;
+}

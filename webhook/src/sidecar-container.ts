@@ -1,0 +1,117 @@
+/**
+ * The injected token-broker container(s): the native sidecar (first init container with
+ * `restartPolicy: Always`), or in legacy mode an init container running `sidecar --once` plus a
+ * regular sidecar container. All variants share env, mounts, resources and security context.
+ */
+
+import {
+  POD_NAME_ENV,
+  POD_NAMESPACE_ENV,
+  serializeSidecarConfig,
+  SIDECAR_CONFIG_API_VERSION,
+  SIDECAR_CONFIG_ENV,
+  type SidecarConfig,
+} from '../../contract/sidecar-config.ts';
+import { giveIdentity, type PodIdentity } from './identity.ts';
+import type { Container, EnvVar, Probe, ResourceRequirements } from './k8s-types.ts';
+import {
+  HEALTH_PORT_NAME,
+  METRICS_PORT_NAME,
+  SIDECAR_CONTAINER_NAME,
+  SIDECAR_INIT_CONTAINER_NAME,
+  VOLUME_NAME,
+} from './names.ts';
+import type { InjectionSpec } from './spec.ts';
+
+export type SidecarVariant = 'native' | 'legacy-init' | 'legacy';
+
+/** The contract JSON the sidecar parses at start (contract/sidecar-config.ts). */
+export function sidecarConfig(spec: InjectionSpec): SidecarConfig {
+  return {
+    apiVersion: SIDECAR_CONFIG_API_VERSION,
+    directory: spec.directory,
+    listen: { apiPort: spec.apiPort, healthPort: spec.healthPort, metricsPort: spec.metricsPort },
+    refresh: { marginSeconds: spec.refreshMarginSeconds },
+    targets: spec.targets,
+  };
+}
+
+function sidecarEnv(spec: InjectionSpec): EnvVar[] {
+  const env: EnvVar[] = [
+    { name: SIDECAR_CONFIG_ENV, value: serializeSidecarConfig(sidecarConfig(spec)) },
+    { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ];
+  // Default region for the sidecar's own STS client; each target carries its own region anyway.
+  const region = spec.targets[0]?.region;
+  if (region !== undefined) env.push({ name: 'AWS_REGION', value: region });
+  env.push({ name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' });
+  return env;
+}
+
+function sidecarResources(spec: InjectionSpec): ResourceRequirements {
+  const { cpuRequest, cpuLimit, memoryRequest, memoryLimit } = spec.resources;
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  if (cpuRequest !== undefined) requests.cpu = cpuRequest;
+  if (memoryRequest !== undefined) requests.memory = memoryRequest;
+  if (cpuLimit !== undefined) limits.cpu = cpuLimit;
+  if (memoryLimit !== undefined) limits.memory = memoryLimit;
+  return {
+    ...(Object.keys(requests).length > 0 ? { requests } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
+function probe(path: string, periodSeconds: number, failureThreshold: number): Probe {
+  return { httpGet: { path, port: HEALTH_PORT_NAME }, periodSeconds, timeoutSeconds: 1, failureThreshold };
+}
+
+/**
+ * One injected container. `identity` (IRSA / EKS Pod Identity env and mounts copied from an app
+ * container) gives the sidecar the pod's AWS identity.
+ */
+export function buildSidecarContainer(
+  spec: InjectionSpec,
+  identity: PodIdentity,
+  variant: SidecarVariant,
+): Container {
+  const container: Container = {
+    name: variant === 'legacy-init' ? SIDECAR_INIT_CONTAINER_NAME : SIDECAR_CONTAINER_NAME,
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    args: variant === 'legacy-init' ? ['sidecar', '--once'] : ['sidecar'],
+  };
+  // restartPolicy Always on an init container is what makes it a native sidecar (k8s >= 1.29).
+  if (variant === 'native') container.restartPolicy = 'Always';
+  container.env = sidecarEnv(spec);
+  if (variant !== 'legacy-init') {
+    // The API port stays undeclared: it listens on 127.0.0.1 only.
+    container.ports = [
+      { name: HEALTH_PORT_NAME, containerPort: spec.healthPort, protocol: 'TCP' },
+      { name: METRICS_PORT_NAME, containerPort: spec.metricsPort, protocol: 'TCP' },
+    ];
+  }
+  const resources = sidecarResources(spec);
+  if (Object.keys(resources).length > 0) container.resources = resources;
+  container.securityContext = {
+    runAsNonRoot: true,
+    runAsUser: spec.runAsUser,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+  if (variant !== 'legacy-init') {
+    // Native: later init containers and the app start only once credentials are fresh (up to ~2 min).
+    // Plain init containers may not have probes, hence none for legacy-init.
+    container.startupProbe = probe('/readyz', 1, 120);
+    container.readinessProbe = probe('/readyz', 5, 3);
+    container.livenessProbe = probe('/healthz', 10, 3);
+  }
+  container.volumeMounts = [{ name: VOLUME_NAME, mountPath: spec.directory }];
+  // `--once` failures print one clear line; surface it in the pod status.
+  container.terminationMessagePolicy = 'FallbackToLogsOnError';
+  giveIdentity(container, identity);
+  return container;
+}

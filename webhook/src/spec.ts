@@ -1,0 +1,522 @@
+/**
+ * Spec resolution: pod annotations + webhook defaults (+ ServiceAccount) -> InjectionSpec, or every
+ * configuration error at once. Precedence: pod annotation > webhook defaults (flags / chart values)
+ * > BUILTIN_DEFAULTS. Pure: reads the pod, never edits it.
+ */
+
+import {
+  DEFAULT_API_PORT,
+  DEFAULT_DIRECTORY,
+  DEFAULT_HEALTH_PORT,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_REFRESH_MARGIN_SECONDS,
+  TARGET_NAME_PATTERN,
+  type MongoTarget,
+  type RdsTarget,
+  type Target,
+} from '../../contract/sidecar-config.ts';
+import {
+  ANN,
+  classifyAnnotation,
+  isOurAnnotation,
+  parseContainerList,
+  parseQuantity,
+  parseRefreshMargin,
+  parseRunAsUser,
+  parseSidecarMode,
+  parseStatus,
+  parseTargetRef,
+  quantityValue,
+  suggestAnnotation,
+  STATUS_INJECTED,
+  type Parsed,
+  type SidecarMode,
+} from './annotations.ts';
+import { configError, type ConfigError } from './config-error.ts';
+import { appEnvNames } from './app-containers.ts';
+import { hasPodIdentityEnv, IRSA_ROLE_ANNOTATION } from './identity.ts';
+import type { Container, Pod } from './k8s-types.ts';
+import { isSelectedContainer, OWN_CONTAINER_NAMES, VOLUME_NAME } from './names.ts';
+import { parseMongoTarget, parseRdsTarget, type TargetParse } from './target-uri.ts';
+
+export interface SidecarResources {
+  cpuRequest?: string;
+  cpuLimit?: string;
+  memoryRequest?: string;
+  memoryLimit?: string;
+}
+
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+/** Webhook-wide settings (flags / env / chart values); pod annotations override them per pod. */
+export interface WebhookDefaults {
+  sidecarImage: string;
+  imagePullPolicy: ImagePullPolicy;
+  sidecarMode: SidecarMode;
+  refreshMarginSeconds: number;
+  resources: SidecarResources;
+  apiPort: number;
+  healthPort: number;
+  metricsPort: number;
+  /** UID for the sidecar when neither the annotation nor the pod says which UID the app runs as. */
+  runAsUser: number;
+}
+
+export const BUILTIN_DEFAULTS: Readonly<WebhookDefaults> = Object.freeze({
+  sidecarImage: 'ghcr.io/token-broker/token-broker:0.1.0',
+  imagePullPolicy: 'IfNotPresent',
+  sidecarMode: 'native',
+  refreshMarginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS,
+  resources: Object.freeze({ cpuRequest: '10m', memoryRequest: '48Mi', memoryLimit: '96Mi' }),
+  apiPort: DEFAULT_API_PORT,
+  healthPort: DEFAULT_HEALTH_PORT,
+  metricsPort: DEFAULT_METRICS_PORT,
+  runAsUser: 65532,
+});
+
+export type DefaultsOverrides = Partial<Omit<WebhookDefaults, 'resources'>> & {
+  resources?: SidecarResources;
+};
+
+/** Layers overrides (e.g. webhook flags) over BUILTIN_DEFAULTS; resources merge key by key. */
+export function mergeDefaults(
+  overrides: DefaultsOverrides = {},
+  base: WebhookDefaults = BUILTIN_DEFAULTS,
+): WebhookDefaults {
+  return { ...base, ...overrides, resources: { ...base.resources, ...overrides.resources } };
+}
+
+export interface InjectionSpec {
+  /** Sorted by name so the sidecar config and the env are deterministic. */
+  targets: Target[];
+  /** Mongo target whose credentials become the app containers' default AWS credentials. */
+  awsCredentials?: string;
+  /** Allow-list of container names; undefined: every app and init container but mesh proxies. */
+  containers?: string[];
+  mode: SidecarMode;
+  runAsUser: number;
+  refreshMarginSeconds: number;
+  resources: SidecarResources;
+  image: string;
+  imagePullPolicy: ImagePullPolicy;
+  apiPort: number;
+  healthPort: number;
+  metricsPort: number;
+  directory: string;
+}
+
+export interface ServiceAccountInfo {
+  name: string;
+  annotations: Record<string, string>;
+}
+
+export type SpecResult =
+  | { ok: true; spec: InjectionSpec; warnings: string[] }
+  | { ok: false; errors: ConfigError[]; warnings: string[] };
+
+export function isInjected(pod: Pod): boolean {
+  return pod.metadata?.annotations?.[ANN.status] === STATUS_INJECTED;
+}
+
+function take<T>(parsed: Parsed<T>, errors: ConfigError[]): T | undefined {
+  if (parsed.ok) return parsed.value;
+  errors.push(parsed.error);
+  return undefined;
+}
+
+const RESOURCE_KEYS = [
+  ['cpuRequest', ANN.cpuRequest],
+  ['cpuLimit', ANN.cpuLimit],
+  ['memoryRequest', ANN.memoryRequest],
+  ['memoryLimit', ANN.memoryLimit],
+] as const;
+
+export function resolveSpec(
+  pod: Pod,
+  namespace: string,
+  defaults: WebhookDefaults,
+  serviceAccount?: ServiceAccountInfo,
+): SpecResult {
+  const errors: ConfigError[] = [];
+  const warnings: string[] = [];
+  const annotations = pod.metadata?.annotations ?? {};
+  const injected = isInjected(pod);
+
+  const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
+  const initContainers = Array.isArray(pod.spec?.initContainers) ? pod.spec.initContainers : [];
+  if (containers.length === 0) {
+    errors.push(
+      configError(
+        'no-containers',
+        'spec.containers',
+        '[]',
+        'the pod has no containers',
+        'add the app container to the pod template',
+      ),
+    );
+  }
+
+  const rds: RdsTarget[] = [];
+  const mongo: MongoTarget[] = [];
+  const targetKinds = new Map<string, string[]>();
+  const values: Partial<Record<string, string>> = {};
+  let sawTarget = false;
+
+  for (const key of Object.keys(annotations).filter(isOurAnnotation).sort()) {
+    // Annotations are strings in the API; YAML fed to the CLI may hold numbers or booleans.
+    const value = String(annotations[key] ?? '');
+    const match = classifyAnnotation(key);
+    if (match.kind === 'unknown') {
+      const suggestion = suggestAnnotation(key);
+      errors.push(
+        configError(
+          'unknown-annotation',
+          key,
+          value,
+          'is not a token-broker annotation',
+          suggestion
+            ? `did you mean "${suggestion}"?`
+            : 'use one of the keys in the token-broker annotation table (docs/design.md), e.g. token-broker.io/rds-<name>',
+        ),
+      );
+      continue;
+    }
+    if (match.kind === 'exact') {
+      values[key] = value;
+      continue;
+    }
+    sawTarget = true;
+    if (!TARGET_NAME_PATTERN.test(match.name)) {
+      errors.push(
+        configError(
+          'invalid-target-name',
+          key,
+          value,
+          `target name "${match.name}" must be 1-32 lowercase letters, digits or "-", starting with a letter`,
+          `rename the annotation, e.g. token-broker.io/${match.kind}-${suggestTargetName(match.name)}`,
+        ),
+      );
+      continue;
+    }
+    targetKinds.set(match.name, [...(targetKinds.get(match.name) ?? []), key]);
+    const parsed: TargetParse<Target> =
+      match.kind === 'rds'
+        ? parseRdsTarget(match.name, value, key)
+        : parseMongoTarget(match.name, value, key);
+    errors.push(...parsed.errors);
+    warnings.push(...parsed.warnings);
+    if (parsed.target?.kind === 'rds') rds.push(parsed.target);
+    if (parsed.target?.kind === 'mongo') mongo.push(parsed.target);
+  }
+
+  for (const [name, keys] of targetKinds) {
+    if (keys.length > 1) {
+      errors.push(
+        configError(
+          'duplicate-target-name',
+          keys.join(', '),
+          name,
+          `target name "${name}" is used by more than one annotation; names name files and env vars`,
+          'give each rds/mongo target a different name',
+        ),
+      );
+    }
+  }
+  if (!sawTarget) {
+    errors.push(
+      configError(
+        'no-targets',
+        ANN.inject,
+        annotations[ANN.inject] ?? '',
+        'the pod opts in but names no database',
+        'add a token-broker.io/rds-<name> or token-broker.io/mongo-<name> annotation, or remove token-broker.io/inject',
+      ),
+    );
+  }
+
+  const status = values[ANN.status];
+  if (status !== undefined) take(parseStatus(status), errors);
+
+  let awsCredentials: string | undefined;
+  const awsCredentialsValue = values[ANN.awsCredentials];
+  if (awsCredentialsValue !== undefined) {
+    const name = take(parseTargetRef(awsCredentialsValue), errors);
+    const keys = name === undefined ? undefined : targetKinds.get(name);
+    if (name !== undefined && !keys?.some((k) => k.startsWith('token-broker.io/mongo-'))) {
+      const mongoNames = [...targetKinds].filter(([, ks]) =>
+        ks.some((k) => k.startsWith('token-broker.io/mongo-')),
+      );
+      errors.push(
+        configError(
+          'unknown-aws-credentials-target',
+          ANN.awsCredentials,
+          name,
+          keys
+            ? `"${name}" is an RDS target; only mongo targets have AWS credentials to hand out`
+            : `there is no token-broker.io/mongo-${name} annotation`,
+          mongoNames.length > 0
+            ? `set it to one of: ${mongoNames.map(([n]) => n).join(', ')}`
+            : `add token-broker.io/mongo-${name} or remove token-broker.io/aws-credentials`,
+        ),
+      );
+    } else {
+      awsCredentials = name;
+    }
+  }
+
+  let allowList: string[] | undefined;
+  const existing = [...containers, ...initContainers]
+    .map((c) => c.name)
+    .filter((n) => !OWN_CONTAINER_NAMES.includes(n));
+  const containersValue = values[ANN.containers];
+  if (containersValue !== undefined) {
+    allowList = take(parseContainerList(containersValue), errors);
+    const missing = (allowList ?? []).filter((n) => !existing.includes(n));
+    if (missing.length > 0) {
+      errors.push(
+        configError(
+          'unknown-container',
+          ANN.containers,
+          containersValue,
+          `the pod has no container named ${missing.map((n) => `"${n}"`).join(', ')}`,
+          `list only containers of this pod: ${existing.join(', ') || '(none)'}`,
+        ),
+      );
+    }
+  }
+
+  if (!injected) {
+    const reserved = [...containers, ...initContainers].filter((c) => OWN_CONTAINER_NAMES.includes(c.name));
+    for (const c of reserved) {
+      errors.push(
+        configError(
+          'reserved-name',
+          'spec.containers',
+          c.name,
+          `container name "${c.name}" is reserved for the injected sidecar`,
+          'rename the container, or remove token-broker.io/inject if the pod was injected already',
+        ),
+      );
+    }
+    if ((pod.spec?.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
+      errors.push(
+        configError(
+          'reserved-name',
+          'spec.volumes',
+          VOLUME_NAME,
+          `volume name "${VOLUME_NAME}" is reserved for the injected credentials volume`,
+          'rename the volume',
+        ),
+      );
+    }
+  }
+
+  const modeValue = values[ANN.sidecarMode];
+  const mode = modeValue !== undefined ? take(parseSidecarMode(modeValue), errors) : defaults.sidecarMode;
+  const marginValue = values[ANN.refreshMargin];
+  const refreshMarginSeconds =
+    marginValue !== undefined ? take(parseRefreshMargin(marginValue), errors) : defaults.refreshMarginSeconds;
+
+  const resources: SidecarResources = { ...defaults.resources };
+  for (const [field, key] of RESOURCE_KEYS) {
+    const raw = values[key];
+    if (raw === undefined) continue;
+    const q = take(parseQuantity(raw, key), errors);
+    if (q !== undefined) resources[field] = q;
+  }
+  checkRequestWithinLimit(resources, 'cpu', values, errors);
+  checkRequestWithinLimit(resources, 'memory', values, errors);
+
+  const selected = [...containers, ...initContainers].filter((c) => isSelectedContainer(c.name, allowList));
+  const runAsUser = resolveRunAsUser(pod, selected, values[ANN.runAsUser], defaults, rds, errors, warnings);
+
+  const targets = [...rds, ...mongo].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  checkEnvCollisions(targets, errors);
+
+  if (
+    errors.length > 0 ||
+    mode === undefined ||
+    refreshMarginSeconds === undefined ||
+    runAsUser === undefined
+  ) {
+    return { ok: false, errors, warnings };
+  }
+
+  const spec: InjectionSpec = {
+    targets,
+    ...(awsCredentials !== undefined ? { awsCredentials } : {}),
+    ...(allowList !== undefined ? { containers: allowList } : {}),
+    mode,
+    runAsUser,
+    refreshMarginSeconds,
+    resources,
+    image: defaults.sidecarImage,
+    imagePullPolicy: defaults.imagePullPolicy,
+    apiPort: defaults.apiPort,
+    healthPort: defaults.healthPort,
+    metricsPort: defaults.metricsPort,
+    directory: DEFAULT_DIRECTORY,
+  };
+  warnings.push(...contextWarnings(pod, namespace, spec, [...containers, ...initContainers], serviceAccount));
+  return { ok: true, spec, warnings };
+}
+
+function suggestTargetName(name: string): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 32)
+    .replace(/-+$/, '');
+  return cleaned || 'main';
+}
+
+function checkRequestWithinLimit(
+  resources: SidecarResources,
+  kind: 'cpu' | 'memory',
+  values: Partial<Record<string, string>>,
+  errors: ConfigError[],
+): void {
+  const request = kind === 'cpu' ? resources.cpuRequest : resources.memoryRequest;
+  const limit = kind === 'cpu' ? resources.cpuLimit : resources.memoryLimit;
+  if (request === undefined || limit === undefined) return;
+  const r = quantityValue(request);
+  const l = quantityValue(limit);
+  if (r === undefined || l === undefined || r <= l) return;
+  const requestKey = kind === 'cpu' ? ANN.cpuRequest : ANN.memoryRequest;
+  const limitKey = kind === 'cpu' ? ANN.cpuLimit : ANN.memoryLimit;
+  const key = values[requestKey] !== undefined ? requestKey : limitKey;
+  errors.push(
+    configError(
+      'request-exceeds-limit',
+      key,
+      values[key] ?? '',
+      `the sidecar ${kind} request ${request} is above its limit ${limit}`,
+      `lower ${requestKey} or raise ${limitKey}`,
+    ),
+  );
+}
+
+/**
+ * The sidecar's UID: the annotation, else the UID the selected containers run as (container
+ * runAsUser, else the pod's). Different non-root UIDs are an error, not a guess: only one UID can
+ * read the 0600 files. Root containers do not constrain it (root reads any file).
+ */
+function resolveRunAsUser(
+  pod: Pod,
+  selected: Container[],
+  annotation: string | undefined,
+  defaults: WebhookDefaults,
+  rds: RdsTarget[],
+  errors: ConfigError[],
+  warnings: string[],
+): number | undefined {
+  const podUid = pod.spec?.securityContext?.runAsUser;
+  const uids = new Map<string, number>();
+  let anyRoot = false;
+  for (const c of selected) {
+    const uid = c.securityContext?.runAsUser ?? podUid;
+    if (uid === 0) anyRoot = true;
+    else if (typeof uid === 'number') uids.set(c.name, uid);
+  }
+  const distinct = [...new Set(uids.values())];
+
+  if (annotation !== undefined) {
+    const uid = take(parseRunAsUser(annotation), errors);
+    const others = [...uids].filter(([, u]) => u !== uid);
+    if (uid !== undefined && others.length > 0) {
+      warnings.push(
+        `${ANN.runAsUser}=${uid} differs from the UID of ${others.map(([n, u]) => `container "${n}" (${u})`).join(', ')}: ` +
+          'those containers cannot read the 0600 credential files',
+      );
+    }
+    return uid;
+  }
+  if (distinct.length > 1) {
+    errors.push(
+      configError(
+        'conflicting-run-as-user',
+        ANN.runAsUser,
+        [...uids].map(([n, u]) => `${n}=${u}`).join(', '),
+        'the selected containers run as different UIDs; the sidecar files (pgpass, auth-token are 0600) can be owned by only one',
+        `set ${ANN.runAsUser} to the UID that reads the credentials, or limit ${ANN.containers} to containers sharing one UID`,
+      ),
+    );
+    return undefined;
+  }
+  if (distinct.length === 1) return distinct[0];
+  if (!anyRoot) {
+    const uid = defaults.runAsUser;
+    const consequence = rds.some((t) => t.engine === 'postgres')
+      ? `libpq will ignore the pgpass unless the app runs as UID ${uid} too`
+      : `the app can read them only if it runs as UID ${uid} too`;
+    warnings.push(
+      `no runAsUser on the pod or its containers: the sidecar runs as UID ${uid} and its files are 0600, so ${consequence}; ` +
+        `set securityContext.runAsUser on the pod or annotate ${ANN.runAsUser} with the app's UID`,
+    );
+  }
+  return defaults.runAsUser;
+}
+
+/** Env names the injection adds per target must not collide (e.g. rds target "auth"). */
+function checkEnvCollisions(targets: Target[], errors: ConfigError[]): void {
+  const owner = new Map<string, Target | undefined>();
+  for (const { name, target } of appEnvNames(targets)) {
+    if (!owner.has(name)) {
+      owner.set(name, target);
+      continue;
+    }
+    const previous = owner.get(name);
+    if (!target) continue;
+    errors.push(
+      configError(
+        'env-collision',
+        `token-broker.io/${target.kind}-${target.name}`,
+        target.name,
+        `the app env var ${name} is already set for ${previous ? `target "${previous.name}"` : 'token-broker itself'}`,
+        'rename the target',
+      ),
+    );
+  }
+}
+
+function contextWarnings(
+  pod: Pod,
+  namespace: string,
+  spec: InjectionSpec,
+  all: Container[],
+  serviceAccount: ServiceAccountInfo | undefined,
+): string[] {
+  const warnings: string[] = [];
+  if (
+    serviceAccount &&
+    serviceAccount.annotations[IRSA_ROLE_ANNOTATION] === undefined &&
+    !hasPodIdentityEnv(pod)
+  ) {
+    warnings.push(
+      `the sidecar will have no AWS identity: annotate ServiceAccount ${namespace}/${serviceAccount.name} with ` +
+        `${IRSA_ROLE_ANNOTATION} (IRSA) or use EKS Pod Identity (create a pod identity association for it; ` +
+        'if one exists, its webhook adds the env on reinvocation and this warning can be ignored)',
+    );
+  }
+  const restartPolicy = pod.spec?.restartPolicy;
+  if (spec.mode === 'legacy' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
+    warnings.push(
+      `legacy sidecar mode with restartPolicy ${restartPolicy}: the sidecar container keeps running after the app exits, ` +
+        'so the pod never completes unless the app calls POST /quitquitquit; use sidecar-mode native (Kubernetes >= 1.29)',
+    );
+  }
+  const ours = [spec.apiPort, spec.healthPort, spec.metricsPort];
+  for (const c of all.filter((x) => !OWN_CONTAINER_NAMES.includes(x.name))) {
+    for (const p of c.ports ?? []) {
+      if (ours.includes(p.containerPort)) {
+        warnings.push(
+          `container "${c.name}" declares port ${p.containerPort}, which the token-broker sidecar also listens on; ` +
+            'change the webhook port flags or the app port',
+        );
+      }
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,600 @@
+/**
+ * Parses the target annotations (`token-broker.io/rds-<name>`, `token-broker.io/mongo-<name>`) into
+ * the contract's RdsTarget / MongoTarget. URIs are split by hand: a mongodb:// seed list is not a
+ * WHATWG URL, and hand-splitting lets every error name exactly what is wrong without ever echoing a
+ * password (all error values go through redactTargetUri).
+ */
+
+import type { MongoScheme, MongoTarget, RdsEngine, RdsTarget } from '../../contract/sidecar-config.ts';
+import { configError, REDACTED, type ConfigError, type ConfigErrorCode } from './config-error.ts';
+import { editDistance } from './annotations.ts';
+
+export interface TargetParse<T> {
+  target?: T;
+  errors: ConfigError[];
+  warnings: string[];
+}
+
+export const REGION_PATTERN = /^[a-z]{2}(?:-[a-z]+){1,3}-\d{1,2}$/;
+export const ROLE_ARN_PATTERN =
+  /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+const EXTERNAL_ID_PATTERN = /^[\w+=,.@:/-]{2,1224}$/;
+const DNS_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOSTNAME_PATTERN = new RegExp(`^(?=.{1,253}$)${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
+const IPV4_PATTERN = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** RDS (and DocumentDB) endpoints carry their region: `db.abc.eu-west-1.rds.amazonaws.com`. */
+const AWS_ENDPOINT_REGION =
+  /\.([a-z]{2}(?:-[a-z]+){1,3}-\d{1,2})\.(?:rds|docdb|docdb-elastic)\.amazonaws\.com(?:\.cn)?\.?$/;
+
+/** Query keys whose values may be secrets; their values are redacted wherever a URI is shown. */
+const SECRET_QUERY_KEYS = new Set([
+  'password',
+  'authmechanismproperties',
+  'tlscertificatekeyfilepassword',
+  'sslpassword',
+]);
+const TARGET_QUERY_KEYS = ['region', 'role', 'externalId'] as const;
+
+const DEFAULT_PORTS: Record<RdsEngine, number> = { postgres: 5432, mysql: 3306 };
+const MONGO_DEFAULT_PORT = 27017;
+
+/**
+ * The URI as it may be shown in an error: the password in the user-info and the values of secret
+ * query keys are replaced by REDACTED. When the user-info looks malformed it is redacted whole.
+ */
+export function redactTargetUri(value: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)/.exec(value)?.[1] ?? '';
+  const rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  let shown = rest;
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
+    const plainUser = /^[A-Za-z0-9._~%+-]*$/.test(user);
+    // Without a scheme the split is a guess: hide the whole user-info.
+    const shownUserinfo = !plainUser || !scheme ? REDACTED : colon >= 0 ? `${user}:${REDACTED}` : user;
+    shown = `${shownUserinfo}@${rest.slice(at + 1)}`;
+  }
+  const q = shown.indexOf('?');
+  if (q >= 0) {
+    const query = shown
+      .slice(q + 1)
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        const key = safeDecode(eq >= 0 ? pair.slice(0, eq) : pair) ?? pair;
+        return SECRET_QUERY_KEYS.has(key.toLowerCase())
+          ? `${pair.slice(0, eq >= 0 ? eq : pair.length)}=${REDACTED}`
+          : pair;
+      })
+      .join('&');
+    shown = `${shown.slice(0, q)}?${query}`;
+  }
+  return scheme + shown;
+}
+
+interface SplitUri {
+  scheme: string;
+  userinfo: string | undefined;
+  authority: string;
+  path: string;
+  query: string | undefined;
+  fragment: string | undefined;
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Splits `scheme://[userinfo@]authority[/path][?query][#fragment]`; the last `@` ends the user-info. */
+function splitUri(value: string): SplitUri | undefined {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(value);
+  if (!match) return undefined;
+  const scheme = (match[1] ?? '').toLowerCase();
+  let rest = match[2] ?? '';
+  let userinfo: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    userinfo = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+  }
+  let fragment: string | undefined;
+  const hash = rest.indexOf('#');
+  if (hash >= 0) {
+    fragment = rest.slice(hash + 1);
+    rest = rest.slice(0, hash);
+  }
+  let query: string | undefined;
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    query = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+  }
+  const slash = rest.indexOf('/');
+  const authority = slash >= 0 ? rest.slice(0, slash) : rest;
+  const path = slash >= 0 ? rest.slice(slash) : '';
+  return { scheme, userinfo, authority, path, query, fragment };
+}
+
+interface QueryParam {
+  key: string;
+  value: string;
+}
+
+export function inferRegionFromHost(host: string): string | undefined {
+  return AWS_ENDPOINT_REGION.exec(host)?.[1];
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/** Collects errors for one target annotation; every error shows the redacted URI. */
+class Collector {
+  readonly errors: ConfigError[] = [];
+  readonly warnings: string[] = [];
+  readonly shown: string;
+
+  constructor(
+    readonly key: string,
+    value: string,
+  ) {
+    this.shown = redactTargetUri(value);
+  }
+
+  add(code: ConfigErrorCode, message: string, fix: string): void {
+    this.errors.push(configError(code, this.key, this.shown, message, fix));
+  }
+}
+
+function checkHost(c: Collector, host: string, what: string): string | undefined {
+  const lower = host.toLowerCase();
+  if (host === '') {
+    c.add('invalid-host', `${what} is missing`, 'write the endpoint host name after "//"');
+    return undefined;
+  }
+  if (host.startsWith('[')) {
+    c.add('invalid-host', `${what} "${host}" is an IPv6 literal`, 'use the DNS name of the endpoint');
+    return undefined;
+  }
+  if (!HOSTNAME_PATTERN.test(lower) && !IPV4_PATTERN.test(lower)) {
+    c.add(
+      'invalid-host',
+      `${what} "${host}" is not a valid DNS name or IPv4 address`,
+      'use the endpoint host name shown by AWS, e.g. "mydb.abc123.eu-west-1.rds.amazonaws.com"',
+    );
+    return undefined;
+  }
+  return lower.replace(/\.$/, '');
+}
+
+function checkPort(c: Collector, port: string, fallback: number): number | undefined {
+  if (port === '') return fallback;
+  const n = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
+  if (!(n >= 1 && n <= 65535)) {
+    c.add(
+      'invalid-port',
+      `port "${port}" is not a number from 1 to 65535`,
+      `use the endpoint port or omit it (${fallback})`,
+    );
+    return undefined;
+  }
+  return n;
+}
+
+/** host[:port] */
+function splitHostPort(authority: string): { host: string; port: string } {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.startsWith('[')) return { host: authority, port: '' };
+  return { host: authority.slice(0, colon), port: authority.slice(colon + 1) };
+}
+
+function parseQuery(c: Collector, query: string | undefined): QueryParam[] {
+  if (query === undefined || query === '') return [];
+  const params: QueryParam[] = [];
+  const seen = new Set<string>();
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = safeDecode(eq >= 0 ? pair.slice(0, eq) : pair);
+    const value = safeDecode(eq >= 0 ? pair.slice(eq + 1) : '');
+    if (key === undefined || value === undefined) {
+      c.add(
+        'invalid-uri',
+        'a query parameter has a malformed %-escape',
+        'percent-encode reserved characters, e.g. "@" as %40',
+      );
+      continue;
+    }
+    if (seen.has(key.toLowerCase())) {
+      c.add('duplicate-uri-option', `query parameter "${key}" is given twice`, `keep one "${key}=..."`);
+      continue;
+    }
+    seen.add(key.toLowerCase());
+    params.push({ key, value });
+  }
+  return params;
+}
+
+function checkFragment(c: Collector, fragment: string | undefined): void {
+  if (fragment !== undefined)
+    c.add('invalid-uri', 'the URI has a "#" fragment', 'remove everything from "#" on');
+}
+
+function checkDatabase(c: Collector, path: string, example: string): string | undefined {
+  const raw = path.replace(/^\//, '');
+  if (raw === '') {
+    c.add('missing-database', 'the database name is missing', `add it after the host: ${example}`);
+    return undefined;
+  }
+  const db = safeDecode(raw);
+  if (db === undefined || raw.includes('/')) {
+    c.add(
+      'invalid-uri',
+      `database "${raw}" must be one path segment`,
+      'write ".../<dbname>?..." with no further "/"',
+    );
+    return undefined;
+  }
+  return db;
+}
+
+interface AwsParams {
+  region?: string;
+  roleArn?: string;
+  externalId?: string;
+}
+
+/** region (given or inferred), role, externalId: shared by both target kinds. */
+function checkAwsParams(
+  c: Collector,
+  params: Map<string, string>,
+  host: string | undefined,
+): AwsParams | undefined {
+  let okay = true;
+  const given = params.get('region');
+  const inferred = host === undefined ? undefined : inferRegionFromHost(host);
+  let region = given ?? inferred;
+  if (given !== undefined && !REGION_PATTERN.test(given)) {
+    c.add(
+      'invalid-region',
+      `region "${given}" is not an AWS region`,
+      'use a region code such as "eu-west-1"',
+    );
+    region = undefined;
+    okay = false;
+  } else if (given !== undefined && inferred !== undefined && given !== inferred) {
+    c.add(
+      'region-mismatch',
+      `region "${given}" differs from the endpoint's region "${inferred}"; the signature would be rejected`,
+      `set region=${inferred} or drop the region parameter`,
+    );
+    okay = false;
+  } else if (region === undefined && host !== undefined) {
+    c.add(
+      'missing-region',
+      'the AWS region is missing and cannot be inferred from the host',
+      'add "region=<aws-region>" to the query, e.g. "?region=eu-west-1"',
+    );
+    okay = false;
+  }
+  const roleArn = params.get('role');
+  if (roleArn !== undefined) {
+    if (!ROLE_ARN_PATTERN.test(roleArn)) {
+      c.add(
+        'invalid-role-arn',
+        `role "${roleArn}" is not an IAM role ARN`,
+        'use "role=arn:aws:iam::<12-digit account>:role/<name>" (percent-encoding is optional)',
+      );
+      okay = false;
+    } else if (
+      region !== undefined &&
+      REGION_PATTERN.test(region) &&
+      !roleArn.startsWith(`arn:${partitionOf(region)}:`)
+    ) {
+      c.add(
+        'invalid-role-arn',
+        `role "${roleArn}" is not in the partition of region "${region}"`,
+        `use an "arn:${partitionOf(region)}:iam::..." role`,
+      );
+      okay = false;
+    }
+  }
+  const externalId = params.get('externalId');
+  if (externalId !== undefined) {
+    if (!EXTERNAL_ID_PATTERN.test(externalId)) {
+      c.add(
+        'invalid-external-id',
+        'externalId must be 2-1224 characters of letters, digits and +=,.@:/-_',
+        'use the external ID the role trust policy expects',
+      );
+      okay = false;
+    } else if (roleArn === undefined) {
+      c.add(
+        'invalid-external-id',
+        'externalId is only used with role',
+        'add "role=<roleArn>" or remove externalId',
+      );
+      okay = false;
+    }
+  }
+  if (!okay) return undefined;
+  return { region, roleArn, externalId };
+}
+
+function suggest(key: string, known: readonly string[]): string {
+  let best = '';
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const [a, b] = [key.toLowerCase(), k.toLowerCase()];
+    // A known name extended by a suffix ("roleArn" for "role") counts as close.
+    const d = a.startsWith(b) ? 1 : editDistance(a, b);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean "${best}"? ` : '';
+}
+
+function baseFields(name: string, aws: AwsParams & { region: string }) {
+  return {
+    name,
+    region: aws.region,
+    ...(aws.roleArn !== undefined ? { roleArn: aws.roleArn } : {}),
+    ...(aws.externalId !== undefined ? { externalId: aws.externalId } : {}),
+  };
+}
+
+const RDS_EXAMPLE = 'postgres://<dbuser>@<host>[:<port>]/<dbname>?region=<region>';
+
+/** `token-broker.io/rds-<name>`: postgres://, postgresql:// or mysql:// `user@host[:port]/db?region=&role=&externalId=`. */
+export function parseRdsTarget(
+  name: string,
+  value: string,
+  key = `token-broker.io/rds-${name}`,
+): TargetParse<RdsTarget> {
+  const c = new Collector(key, value);
+  const uri = splitUri(value.trim());
+  if (!uri) {
+    c.add('invalid-uri', 'is not a URI', `write ${RDS_EXAMPLE}`);
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  let engine: RdsEngine | undefined;
+  if (uri.scheme === 'postgres' || uri.scheme === 'postgresql') engine = 'postgres';
+  else if (uri.scheme === 'mysql') engine = 'mysql';
+  else {
+    c.add(
+      'unsupported-scheme',
+      `scheme "${uri.scheme}://" is not an RDS engine`,
+      uri.scheme.startsWith('mongodb')
+        ? `MongoDB targets use the token-broker.io/mongo-${name} annotation`
+        : 'use postgres://, postgresql:// or mysql:// (MariaDB and Aurora MySQL use mysql://)',
+    );
+    // The rest of the URI follows another grammar; more errors would only be noise.
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  let user: string | undefined;
+  if (uri.userinfo === undefined || uri.userinfo === '') {
+    c.add(
+      'missing-user',
+      'the database user is missing',
+      `write the IAM-enabled database user before the host: ${RDS_EXAMPLE}`,
+    );
+  } else if (uri.userinfo.includes(':')) {
+    c.add(
+      'password-in-uri',
+      'the URI contains a password; a secret must never live in an annotation',
+      'remove ":<password>": the sidecar signs a fresh IAM auth token for this user (and change that password)',
+    );
+  } else if (/[/?#]/.test(uri.userinfo)) {
+    c.add(
+      'invalid-uri',
+      '"@" may only separate the user from the host',
+      'percent-encode any other "@" as %40',
+    );
+  } else {
+    user = safeDecode(uri.userinfo);
+    if (user === undefined)
+      c.add('invalid-uri', 'the user has a malformed %-escape', 'percent-encode it correctly');
+  }
+  if (uri.authority.includes(',')) {
+    c.add(
+      'invalid-host',
+      'an RDS target has exactly one host',
+      'use the cluster (writer), reader or instance endpoint',
+    );
+  }
+  const { host: rawHost, port: rawPort } = splitHostPort(uri.authority.includes(',') ? '' : uri.authority);
+  const host = uri.authority.includes(',') ? undefined : checkHost(c, rawHost, 'host');
+  const port = checkPort(c, rawPort, engine ? DEFAULT_PORTS[engine] : 5432);
+  const database = checkDatabase(c, uri.path, RDS_EXAMPLE);
+  checkFragment(c, uri.fragment);
+
+  const params = new Map<string, string>();
+  for (const p of parseQuery(c, uri.query)) {
+    const lower = p.key.toLowerCase();
+    if (SECRET_QUERY_KEYS.has(lower)) {
+      c.add(
+        'password-in-uri',
+        `query parameter "${p.key}" holds a secret; a secret must never live in an annotation`,
+        `remove "${p.key}=...": the sidecar signs a fresh IAM auth token`,
+      );
+    } else if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
+      params.set(p.key, p.value);
+    } else {
+      c.add(
+        'unknown-uri-option',
+        `query parameter "${p.key}" is not supported for RDS targets`,
+        `${suggest(p.key, TARGET_QUERY_KEYS)}RDS targets accept only ${TARGET_QUERY_KEYS.join(', ')}; set driver options (e.g. sslmode) in the app`,
+      );
+    }
+  }
+  const aws = checkAwsParams(c, params, host);
+  if (c.errors.length > 0 || !engine || !user || !host || !port || !database || !aws?.region) {
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  return {
+    errors: c.errors,
+    warnings: c.warnings,
+    target: {
+      kind: 'rds',
+      ...baseFields(name, { ...aws, region: aws.region }),
+      engine,
+      host,
+      port,
+      database,
+      user,
+    },
+  };
+}
+
+const MONGO_EXAMPLE = 'mongodb+srv://<host>/<db>?region=<region>';
+const MONGO_OPTION_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * `token-broker.io/mongo-<name>`: `mongodb+srv://host/db?...` or `mongodb://h1:p1,h2:p2/db?...`.
+ * region/role/externalId are ours; other query keys pass through as driver options, except the
+ * authentication ones the sidecar sets itself (MONGODB-AWS with $external).
+ */
+export function parseMongoTarget(
+  name: string,
+  value: string,
+  key = `token-broker.io/mongo-${name}`,
+): TargetParse<MongoTarget> {
+  const c = new Collector(key, value);
+  const uri = splitUri(value.trim());
+  if (!uri) {
+    c.add('invalid-uri', 'is not a URI', `write ${MONGO_EXAMPLE}`);
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  let scheme: MongoScheme | undefined;
+  if (uri.scheme === 'mongodb' || uri.scheme === 'mongodb+srv') scheme = uri.scheme;
+  else {
+    c.add(
+      'unsupported-scheme',
+      `scheme "${uri.scheme}://" is not a MongoDB scheme`,
+      /^(postgres|postgresql|mysql)$/.test(uri.scheme)
+        ? `RDS targets use the token-broker.io/rds-${name} annotation`
+        : 'use mongodb+srv:// (Atlas) or mongodb://',
+    );
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  if (uri.userinfo !== undefined) {
+    if (uri.userinfo.includes(':') || /[/?#]/.test(uri.userinfo)) {
+      c.add(
+        'password-in-uri',
+        'the URI contains credentials; a secret must never live in an annotation',
+        'remove "<user>:<password>@": the sidecar fetches temporary AWS credentials (MONGODB-AWS) (and change that password)',
+      );
+    } else {
+      c.add(
+        'credentials-in-uri',
+        'the URI names a user; with MONGODB-AWS the user is the AWS access key the sidecar fetches',
+        'remove "<user>@" from the URI',
+      );
+    }
+  }
+
+  const hosts: string[] = [];
+  let hostsOk = true;
+  const entries = uri.authority.split(',');
+  if (scheme === 'mongodb+srv' && entries.length > 1) {
+    c.add(
+      'invalid-host',
+      'mongodb+srv:// takes exactly one host name',
+      'use the SRV name of the cluster, or mongodb:// with a seed list',
+    );
+    hostsOk = false;
+  }
+  for (const entry of entries) {
+    const { host: rawHost, port: rawPort } = splitHostPort(entry);
+    const host = checkHost(c, rawHost, 'host');
+    if (scheme === 'mongodb+srv' && rawPort !== '') {
+      c.add(
+        'invalid-port',
+        'mongodb+srv:// URIs take no port (SRV records carry it)',
+        `remove ":${rawPort}"`,
+      );
+      hostsOk = false;
+      continue;
+    }
+    const port = checkPort(c, rawPort, MONGO_DEFAULT_PORT);
+    if (host === undefined || port === undefined) {
+      hostsOk = false;
+      continue;
+    }
+    hosts.push(scheme === 'mongodb+srv' ? host : `${host}:${port}`);
+  }
+  const database = checkDatabase(c, uri.path, MONGO_EXAMPLE);
+  checkFragment(c, uri.fragment);
+
+  const params = new Map<string, string>();
+  const options: Record<string, string> = {};
+  for (const p of parseQuery(c, uri.query)) {
+    const lower = p.key.toLowerCase();
+    if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
+      params.set(p.key, p.value);
+    } else if (SECRET_QUERY_KEYS.has(lower)) {
+      c.add(
+        lower === 'authmechanismproperties' ? 'denied-uri-option' : 'password-in-uri',
+        `query parameter "${p.key}" may hold a secret (e.g. AWS_SESSION_TOKEN); a secret must never live in an annotation`,
+        `remove "${p.key}=...": the sidecar supplies the session token with fresh credentials`,
+      );
+    } else if (lower === 'authmechanism') {
+      if (p.value === 'MONGODB-AWS') {
+        c.warnings.push(`${key}: dropped "authMechanism=MONGODB-AWS"; the sidecar always sets it`);
+      } else {
+        c.add(
+          'denied-uri-option',
+          `authMechanism "${p.value}" conflicts with token-broker, which authenticates with MONGODB-AWS`,
+          'remove "authMechanism=..." from the URI',
+        );
+      }
+    } else if (lower === 'authsource') {
+      if (p.value === '$external') {
+        c.warnings.push(`${key}: dropped "authSource=$external"; the sidecar always sets it`);
+      } else {
+        c.add(
+          'denied-uri-option',
+          `authSource "${p.value}" conflicts with MONGODB-AWS, whose users live in "$external"`,
+          'remove "authSource=..." from the URI',
+        );
+      }
+    } else if (!MONGO_OPTION_KEY.test(p.key)) {
+      c.add(
+        'unknown-uri-option',
+        `query parameter "${p.key}" is not a MongoDB connection option`,
+        `${suggest(p.key, TARGET_QUERY_KEYS)}use driver option names such as retryWrites, w, appName`,
+      );
+    } else if (/^(region|role|externalid)$/i.test(p.key)) {
+      c.add(
+        'unknown-uri-option',
+        `query parameter "${p.key}" is misspelt`,
+        `${suggest(p.key, TARGET_QUERY_KEYS)}the names are case-sensitive`,
+      );
+    } else {
+      options[p.key] = p.value;
+    }
+  }
+  const aws = checkAwsParams(c, params, hostsOk ? hosts[0]?.replace(/:\d+$/, '') : undefined);
+  if (c.errors.length > 0 || !scheme || !hostsOk || hosts.length === 0 || !database || !aws?.region) {
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  return {
+    errors: c.errors,
+    warnings: c.warnings,
+    target: {
+      kind: 'mongo',
+      ...baseFields(name, { ...aws, region: aws.region }),
+      scheme,
+      hosts,
+      database,
+      options,
+    },
+  };
+}
