@@ -267,7 +267,7 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     keys: [ANN.containers],
     match: 'exact',
     value: 'comma-separated allow-list of app container (and init container) names that get mounts and env',
-    default: 'all app containers and init containers',
+    default: 'all app containers and init containers, except known mesh proxies (istio, linkerd)',
     description: 'Which containers get the credentials mount and env.',
   },
   {
