@@ -67,9 +67,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const LONG_RUNNING = new Set(['webhook', 'sidecar']);
+
 main(process.argv.slice(2)).then(
   (code) => {
-    // Long-running commands resolve only when they have shut down; set the code and let Node exit.
+    // Servers resolve once shut down; the AWS SDK may still hold idle keep-alive sockets, so exit now.
+    // Other commands only set the code, so piped stdout is flushed before Node exits.
+    if (LONG_RUNNING.has(process.argv[2] ?? '')) process.exit(code);
     process.exitCode = code;
   },
   (error: unknown) => {

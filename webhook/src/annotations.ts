@@ -300,7 +300,7 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     keys: [ANN.cpuRequest, ANN.cpuLimit, ANN.memoryRequest, ANN.memoryLimit],
     match: 'exact',
     value: 'Kubernetes quantities',
-    default: 'webhook flags, then 10m / none / 48Mi / 96Mi',
+    default: 'webhook flags, then 10m / none / 64Mi / 128Mi',
     description: "The sidecar container's resource requests and limits.",
   },
   {

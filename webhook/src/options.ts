@@ -19,8 +19,8 @@
  * | --sidecar-mode                       | TOKEN_BROKER_SIDECAR_MODE                    | native                         |
  * | --sidecar-cpu-request                | TOKEN_BROKER_SIDECAR_CPU_REQUEST             | 10m                            |
  * | --sidecar-cpu-limit                  | TOKEN_BROKER_SIDECAR_CPU_LIMIT               | none ("none" clears it)        |
- * | --sidecar-memory-request             | TOKEN_BROKER_SIDECAR_MEMORY_REQUEST          | 48Mi                           |
- * | --sidecar-memory-limit               | TOKEN_BROKER_SIDECAR_MEMORY_LIMIT            | 96Mi ("none" clears it)        |
+ * | --sidecar-memory-request             | TOKEN_BROKER_SIDECAR_MEMORY_REQUEST          | 64Mi                           |
+ * | --sidecar-memory-limit               | TOKEN_BROKER_SIDECAR_MEMORY_LIMIT            | 128Mi ("none" clears it)       |
  * | --refresh-margin                     | TOKEN_BROKER_REFRESH_MARGIN                  | 120 (seconds, or "2m", "90s")  |
  * | --run-as-user                        | TOKEN_BROKER_RUN_AS_USER                     | BUILTIN_DEFAULTS               |
  *
@@ -81,12 +81,12 @@ export const SIDECAR_DEFAULT_OPTIONS = {
   memoryRequest: {
     flag: 'sidecar-memory-request',
     env: 'TOKEN_BROKER_SIDECAR_MEMORY_REQUEST',
-    help: 'e.g. 48Mi',
+    help: 'e.g. 64Mi',
   },
   memoryLimit: {
     flag: 'sidecar-memory-limit',
     env: 'TOKEN_BROKER_SIDECAR_MEMORY_LIMIT',
-    help: 'e.g. 96Mi, or none',
+    help: 'e.g. 128Mi, or none',
   },
   refreshMargin: {
     flag: 'refresh-margin',

@@ -67,7 +67,7 @@ export const BUILTIN_DEFAULTS: Readonly<WebhookDefaults> = Object.freeze({
   imagePullPolicy: 'IfNotPresent',
   sidecarMode: 'native',
   refreshMarginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS,
-  resources: Object.freeze({ cpuRequest: '10m', memoryRequest: '48Mi', memoryLimit: '96Mi' }),
+  resources: Object.freeze({ cpuRequest: '10m', memoryRequest: '64Mi', memoryLimit: '128Mi' }),
   apiPort: DEFAULT_API_PORT,
   healthPort: DEFAULT_HEALTH_PORT,
   metricsPort: DEFAULT_METRICS_PORT,

@@ -23,7 +23,7 @@ describe('precedence: pod annotation > webhook defaults > built-in', () => {
     const { spec } = ok(resolveSpec(pod({ 'token-broker.io/rds-db': PG }), 'ns', BUILTIN_DEFAULTS));
     assert.equal(spec.mode, 'native');
     assert.equal(spec.refreshMarginSeconds, 120);
-    assert.deepEqual(spec.resources, { cpuRequest: '10m', memoryRequest: '48Mi', memoryLimit: '96Mi' });
+    assert.deepEqual(spec.resources, { cpuRequest: '10m', memoryRequest: '64Mi', memoryLimit: '128Mi' });
     assert.equal(spec.image, 'ghcr.io/token-broker/token-broker:0.1.0');
     assert.equal(spec.imagePullPolicy, 'IfNotPresent');
     assert.deepEqual([spec.apiPort, spec.healthPort, spec.metricsPort], [9901, 9902, 9903]);
@@ -42,8 +42,8 @@ describe('precedence: pod annotation > webhook defaults > built-in', () => {
     assert.deepEqual(spec.resources, {
       cpuRequest: '10m',
       cpuLimit: '100m',
-      memoryRequest: '48Mi',
-      memoryLimit: '96Mi',
+      memoryRequest: '64Mi',
+      memoryLimit: '128Mi',
     });
   });
 

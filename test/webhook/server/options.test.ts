@@ -120,7 +120,7 @@ void describe('webhook options', () => {
 
   void it('rejects a request above its limit', () => {
     const found = problems(['--sidecar-memory-request', '256Mi']);
-    assert.match(found.join('\n'), /memory request 256Mi is above its limit 96Mi/);
+    assert.match(found.join('\n'), /memory request 256Mi is above its limit 128Mi/);
   });
 
   void it('rejects unknown flags and stray arguments', () => {

@@ -1,0 +1,73 @@
+/**
+ * Structured JSON logs (pino). Secrets are kept out in two layers: nothing secret is passed to the
+ * logger on purpose, and redaction paths plus a scrubber for error messages (which may quote a
+ * presigned URL or a token from a library) catch what slips through. test/sidecar/secret-leak.test.ts
+ * searches every byte of a full scenario's output for the secrets.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from './options.ts';
+
+export type { Logger } from 'pino';
+
+const SECRET_KEYS = [
+  'token',
+  'authToken',
+  'secretAccessKey',
+  'SecretAccessKey',
+  'sessionToken',
+  'SessionToken',
+  'Token',
+  'password',
+  'credentials',
+  'Credentials',
+  'authorization',
+  'Authorization',
+];
+
+export const REDACT_PATHS: string[] = [
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((k) => `*.${k}`),
+  'req.headers.authorization',
+  'headers.authorization',
+  'headers.Authorization',
+];
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { component: 'token-broker-sidecar' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+const SCRUBBERS: [RegExp, string][] = [
+  [/(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s"']+/gi, '$1[redacted]'],
+  [/\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b/g, '[redacted-key-id]'],
+  // Long base64/hex runs: secret keys, session tokens, signatures, JWTs.
+  [/[A-Za-z0-9+/=_-]{32,}(?:\.[A-Za-z0-9+/=_-]{8,})*/g, '[redacted]'],
+];
+
+const MAX_MESSAGE = 400;
+
+/** Removes anything that looks like a secret from free text (error messages from libraries). */
+export function scrubText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SCRUBBERS) out = out.replace(pattern, replacement);
+  return out.length > MAX_MESSAGE ? `${out.slice(0, MAX_MESSAGE)}...` : out;
+}
+
+/** A loggable summary of an error: name, code and scrubbed message only (no stack, no fields). */
+export function describeError(error: unknown): { name: string; code?: string; message: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      ...(typeof code === 'string' ? { code } : {}),
+      message: scrubText(error.message),
+    };
+  }
+  return { name: typeof error, message: scrubText(String(error)) };
+}

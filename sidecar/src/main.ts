@@ -1,0 +1,375 @@
+/**
+ * `token-broker sidecar`: wires options, identity, refreshers, files, servers, metrics and logs.
+ * Everything with a side effect can be replaced through SidecarDeps (tests pass fakes; the CLI
+ * passes nothing).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
+import { FILES, type Target } from '../../contract/sidecar-config.ts';
+import { createApiHandler, statusDocument } from './api-server.ts';
+import { hintFor } from './error-class.ts';
+import { ensureAuthToken, nodeFileOps, type FileOps } from './files.ts';
+import { createHealthHandler } from './health-server.ts';
+import { boundPort, closeServer, listenTcp, listenUnix } from './http.ts';
+import {
+  createBaseProvider,
+  createCredentialFetcher,
+  createStsClient,
+  roleSessionName,
+  type BaseProviderOptions,
+  type CredentialFetcher,
+  type StsLike,
+} from './identity.ts';
+import { createLogger, describeError, type Logger } from './log.ts';
+import { createMetrics, type RouteLabel, type SidecarMetrics } from './metrics.ts';
+import { createMetricsHandler } from './metrics-server.ts';
+import { makeMongoCredentials } from './mongo-credentials.ts';
+import { isReservedMongoOption } from './mongo-uri.ts';
+import { parseSidecarOptions, type Env, type SidecarOptions } from './options.ts';
+import { FilePublisher } from './publisher.ts';
+import { makeRdsToken, sdkRdsSigner, type RdsSigner } from './rds-token.ts';
+import { systemTimers, TargetRefresher, type RefreshEvents, type Timers } from './refresher.ts';
+
+export interface ListenOverrides {
+  /** Host of the credentials API (default 127.0.0.1). */
+  apiHost?: string;
+  /** Host of the health and metrics ports (default: options.listenHost, 0.0.0.0). */
+  publicHost?: string;
+  /** Ports; 0 picks a free one (tests). Default: from the config. */
+  apiPort?: number;
+  healthPort?: number;
+  metricsPort?: number;
+}
+
+export interface SidecarDeps {
+  timers?: Timers;
+  random?: () => number;
+  fileOps?: FileOps;
+  signer?: RdsSigner;
+  /** Credentials per target; default: SDK default chain, plus AssumeRole when the target has a role. */
+  credentialFetcher?: (target: Target) => CredentialFetcher;
+  /** Explicit SDK settings (tests); in a pod the SDK reads AWS_* env vars itself. */
+  identity?: Partial<BaseProviderOptions>;
+  logDestination?: DestinationStream;
+  listen?: ListenOverrides;
+  /** prom-client process/Node metrics (default true). */
+  defaultMetrics?: boolean;
+  /** runSidecar installs SIGTERM/SIGINT handlers unless false. */
+  handleSignals?: boolean;
+}
+
+export interface RunningSidecar {
+  readonly ports: { api: number; health: number; metrics: number };
+  readonly socketPath: string;
+  readonly authToken: string;
+  readonly refreshers: ReadonlyMap<string, TargetRefresher>;
+  readonly metrics: SidecarMetrics;
+  readonly logger: Logger;
+  /** Resolves with the exit code once the sidecar has stopped (SIGTERM, /quitquitquit, stop()). */
+  readonly done: Promise<number>;
+  /** Stops timers, waits for queued file writes, closes the servers; resolves with the exit code. */
+  stop(reason: string): Promise<number>;
+}
+
+const API_HOST = '127.0.0.1';
+
+interface Core {
+  logger: Logger;
+  publisher: FilePublisher;
+  refreshers: Map<string, TargetRefresher>;
+  metrics: SidecarMetrics;
+  authToken: string;
+}
+
+function defaultFetchers(options: SidecarOptions, env: Env, deps: SidecarDeps, now: () => number) {
+  const first = options.config.targets[0] as Target;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? first.region;
+  const base = createBaseProvider({ region, ...deps.identity });
+  const clients = new Map<string, StsLike>();
+  const stsFor = (r: string): StsLike => {
+    let client = clients.get(r);
+    if (!client) {
+      client = createStsClient(base, r, deps.identity?.stsEndpoint, deps.identity?.requestTimeoutMs);
+      clients.set(r, client);
+    }
+    return client;
+  };
+  const sessionName = roleSessionName(options.podNamespace, options.podName);
+  return (target: Target) =>
+    createCredentialFetcher(target, {
+      base,
+      stsFor,
+      // Regional STS next to the pod; the target's region when the pod's is unknown.
+      stsRegion: (t) => env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? t.region,
+      sessionName,
+      now,
+    });
+}
+
+async function buildCore(
+  options: SidecarOptions,
+  env: Env,
+  deps: SidecarDeps,
+  logger: Logger,
+): Promise<Core> {
+  const timers = deps.timers ?? systemTimers;
+  const random = deps.random ?? Math.random;
+  const fileOps = deps.fileOps ?? nodeFileOps;
+  const signer = deps.signer ?? sdkRdsSigner;
+  const { config } = options;
+  const marginMs = config.refresh.marginSeconds * 1000;
+
+  for (const t of config.targets) {
+    if (t.kind !== 'mongo') continue;
+    for (const key of Object.keys(t.options).filter(isReservedMongoOption)) {
+      logger.warn(
+        { target: t.name, option: key },
+        `target "${t.name}": URI option ${key} is ignored; the sidecar sets authSource, authMechanism and authMechanismProperties for MONGODB-AWS itself`,
+      );
+    }
+  }
+  await mkdir(config.directory, { recursive: true }).catch(() => undefined);
+  const authToken = await ensureAuthToken(config.directory, FILES.authToken, fileOps);
+
+  const fetcherFor = deps.credentialFetcher ?? defaultFetchers(options, env, deps, () => timers.now());
+  const publisher = new FilePublisher(config, fileOps);
+  const refreshers = new Map<string, TargetRefresher>();
+  const metrics = createMetrics({
+    isReady: () => [...refreshers.values()].every((r) => r.isFresh()),
+    targets: () =>
+      [...refreshers.values()].map((r) => {
+        const s = r.status();
+        return { target: r.target, expiresAt: s.expiresAt, lastSuccessAt: s.lastSuccessAt };
+      }),
+    defaultMetrics: deps.defaultMetrics,
+  });
+  const events = refreshEvents(metrics, logger, timers);
+  for (const target of config.targets) {
+    refreshers.set(
+      target.name,
+      new TargetRefresher({
+        target,
+        fetchCredentials: fetcherFor(target),
+        build: (credentials, now) =>
+          target.kind === 'rds'
+            ? makeRdsToken(target, credentials, now, signer)
+            : Promise.resolve(makeMongoCredentials(credentials)),
+        publish: (value) => publisher.publish(target, value),
+        timers,
+        random,
+        marginMs,
+        events,
+      }),
+    );
+  }
+  // Counters exist from the start (zero) once the refreshers are known.
+  metrics.initTargets(config.targets);
+  return { logger, publisher, refreshers, metrics, authToken };
+}
+
+function refreshEvents(metrics: SidecarMetrics, logger: Logger, timers: Timers): RefreshEvents {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    attempt: (target) => metrics.refreshAttempt(target),
+    success: (target, info) => {
+      metrics.refreshSuccess(target, info.durationMs);
+      const fields = {
+        target: target.name,
+        kind: target.kind,
+        expiresAt: iso(info.expiresAt),
+        nextRefreshAt: iso(info.nextRefreshAt),
+        durationMs: info.durationMs,
+      };
+      if (info.credentialsFetched) logger.info(fields, `refreshed credentials for target "${target.name}"`);
+      else logger.debug(fields, `re-signed token for target "${target.name}" from cached credentials`);
+    },
+    failure: (target, info) => {
+      metrics.refreshFailure(target, info.errorClass, info.durationMs);
+      const serving = info.servingUntil;
+      const fields = {
+        target: target.name,
+        kind: target.kind,
+        errorClass: info.errorClass,
+        hint: hintFor(info.errorClass),
+        error: describeError(info.error),
+        consecutiveFailures: info.consecutiveFailures,
+        retryAt: iso(info.retryAt),
+        servingUntil: serving === undefined ? null : iso(serving),
+      };
+      const msg =
+        serving === undefined
+          ? `refresh of target "${target.name}" failed (${info.errorClass}) and no valid credentials are held; retrying`
+          : `refresh of target "${target.name}" failed (${info.errorClass}); serving last-known-good until ${iso(serving)}`;
+      if (serving === undefined || serving - timers.now() < 5 * 60_000) logger.error(fields, msg);
+      else logger.warn(fields, msg);
+    },
+  };
+}
+
+/** `--once`: every target fetched and written, or a non-zero exit naming what failed. */
+export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDeps = {}): Promise<number> {
+  const logger = createLogger(options.logLevel, deps.logDestination);
+  let core: Core;
+  try {
+    core = await buildCore(options, env, deps, logger);
+  } catch (error) {
+    logger.fatal(
+      { error: describeError(error) },
+      `token-broker sidecar --once: ${describeError(error).message}`,
+    );
+    return 1;
+  }
+  const refreshers = [...core.refreshers.values()];
+  await Promise.all(refreshers.map((r) => r.refreshNow()));
+  for (const r of refreshers) r.stop();
+  await core.publisher.idle();
+  const failed = refreshers.filter((r) => r.current() === undefined);
+  if (failed.length === 0) {
+    logger.info(
+      { targets: refreshers.length },
+      'token-broker sidecar --once: credentials written for every target',
+    );
+    return 0;
+  }
+  for (const r of failed) {
+    const s = r.status();
+    const errorClass = s.lastErrorClass ?? 'other';
+    logger.error(
+      { target: r.target.name, kind: r.target.kind, errorClass, hint: hintFor(errorClass) },
+      `token-broker sidecar --once: no credentials for target "${r.target.name}" (${errorClass}): ${hintFor(errorClass)}`,
+    );
+  }
+  return 1;
+}
+
+/** Starts the long-running sidecar: servers up, refreshers started. */
+export async function startSidecar(
+  options: SidecarOptions,
+  env: Env,
+  deps: SidecarDeps = {},
+): Promise<RunningSidecar> {
+  const logger = createLogger(options.logLevel, deps.logDestination);
+  const core = await buildCore(options, env, deps, logger);
+  const { config } = options;
+  const listen = deps.listen ?? {};
+  const onRequest = (route: RouteLabel, code: number) => core.metrics.httpRequest(route, code);
+  const refreshers = core.refreshers;
+  const socketPath = join(config.directory, FILES.socket);
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  const servers: Server[] = [];
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'token-broker sidecar stopping');
+      for (const r of refreshers.values()) r.stop();
+      await core.publisher.idle();
+      await Promise.all(servers.map((s) => closeServer(s)));
+      logger.info('token-broker sidecar stopped');
+      resolveDone(0);
+      return 0;
+    })();
+    return stopping;
+  };
+
+  const api = createApiHandler({
+    authToken: core.authToken,
+    lookup: (name) => {
+      const r = refreshers.get(name);
+      return r === undefined ? undefined : { target: r.target, value: r.current() };
+    },
+    status: () => statusDocument([...refreshers.values()].map((r) => r.status())),
+    quit: () => void stop('POST /quitquitquit'),
+    onRequest,
+  });
+  const health = createHealthHandler({
+    notReady: () => [...refreshers.values()].filter((r) => !r.isFresh()).map((r) => r.target.name),
+    onRequest,
+  });
+  const metricsHandler = createMetricsHandler(core.metrics.registry, onRequest);
+
+  try {
+    const apiServer = await listenTcp(
+      api,
+      listen.apiHost ?? API_HOST,
+      listen.apiPort ?? config.listen.apiPort,
+    );
+    servers.push(apiServer);
+    servers.push(await listenUnix(api, socketPath));
+    const healthServer = await listenTcp(
+      health,
+      listen.publicHost ?? options.listenHost,
+      listen.healthPort ?? config.listen.healthPort,
+    );
+    servers.push(healthServer);
+    const metricsServer = await listenTcp(
+      metricsHandler,
+      listen.publicHost ?? options.listenHost,
+      listen.metricsPort ?? config.listen.metricsPort,
+    );
+    servers.push(metricsServer);
+    const ports = {
+      api: boundPort(apiServer),
+      health: boundPort(healthServer),
+      metrics: boundPort(metricsServer),
+    };
+    logger.info(
+      { targets: config.targets.map((t) => t.name), ports, directory: config.directory },
+      'token-broker sidecar started',
+    );
+    for (const r of refreshers.values()) r.start();
+    return {
+      ports,
+      socketPath,
+      authToken: core.authToken,
+      refreshers,
+      metrics: core.metrics,
+      logger,
+      done,
+      stop,
+    };
+  } catch (error) {
+    await Promise.all(servers.map((s) => closeServer(s)));
+    throw error;
+  }
+}
+
+/**
+ * The CLI entry: `token-broker sidecar [--once] [--log-level <level>]`. Resolves with the exit code;
+ * the caller should `process.exit(code)` (the SDK may keep idle sockets open).
+ */
+export async function runSidecar(argv: readonly string[], env: Env, deps: SidecarDeps = {}): Promise<number> {
+  let options: SidecarOptions;
+  try {
+    options = parseSidecarOptions(argv, env);
+  } catch (error) {
+    const logger = createLogger('info', deps.logDestination);
+    logger.fatal({ error: describeError(error) }, `token-broker sidecar: ${(error as Error).message}`);
+    return 2;
+  }
+  if (options.once) return runOnce(options, env, deps);
+  let running: RunningSidecar;
+  try {
+    running = await startSidecar(options, env, deps);
+  } catch (error) {
+    const logger = createLogger(options.logLevel, deps.logDestination);
+    logger.fatal(
+      { error: describeError(error) },
+      `token-broker sidecar could not start: ${describeError(error).message}`,
+    );
+    return 1;
+  }
+  if (deps.handleSignals !== false) {
+    const onSignal = (signal: NodeJS.Signals) => void running.stop(signal);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    void running.done.then(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  }
+  return running.done;
+}

@@ -1,0 +1,51 @@
+/**
+ * The libpq password file: one line `host:port:database:user:password` per PostgreSQL target.
+ * libpq reads fields up to an unescaped `:` and drops a `\` before any character, so `\` and `:`
+ * are escaped; a field that is exactly `*` would be a wildcard and a line starting with `#` a
+ * comment, so those are escaped too. RDS tokens contain `:` (host:port in the presigned URL).
+ */
+
+export interface PgpassEntry {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export class PgpassError extends Error {
+  constructor(field: string) {
+    // The value is not echoed: it may be the token.
+    super(
+      `pgpass: ${field} contains a line break; libpq cannot read such a field, fix the target's ${field}`,
+    );
+    this.name = 'PgpassError';
+  }
+}
+
+export function escapePgpassField(value: string): string {
+  const escaped = value.replace(/[\\:]/g, (c) => `\\${c}`);
+  if (escaped === '*') return '\\*';
+  return escaped;
+}
+
+function field(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new PgpassError(name);
+  return escapePgpassField(value);
+}
+
+export function renderPgpassLine(entry: PgpassEntry): string {
+  const line = [
+    field('host', entry.host),
+    field('port', String(entry.port)),
+    field('database', entry.database),
+    field('user', entry.user),
+    field('password', entry.password),
+  ].join(':');
+  return line.startsWith('#') ? `\\${line}` : line;
+}
+
+/** The whole file; libpq uses the first matching line, so order is the targets' order. */
+export function renderPgpass(entries: readonly PgpassEntry[]): string {
+  return entries.map((e) => `${renderPgpassLine(e)}\n`).join('');
+}

@@ -1,0 +1,93 @@
+/**
+ * Turns a target's new value into its files: `<name>.token` (+ the shared `pgpass` for PostgreSQL),
+ * or `<name>.credentials.json` + `<name>.uri` for Mongo. Writes go through one queue so two targets
+ * refreshing together never interleave their pgpass rewrites, and shutdown can wait for the queue.
+ */
+import {
+  FILES,
+  type MongoTarget,
+  type RdsTarget,
+  type SidecarConfig,
+  type Target,
+} from '../../contract/sidecar-config.ts';
+import { renderCredentialsJson } from './credentials-json.ts';
+import { nodeFileOps, SECRET_FILE_MODE, writeFileAtomic, type FileOps } from './files.ts';
+import type { MongoValue } from './mongo-credentials.ts';
+import { renderMongoUri } from './mongo-uri.ts';
+import { renderPgpass, type PgpassEntry } from './pgpass.ts';
+import type { RdsValue } from './rds-token.ts';
+
+export type TargetValue = RdsValue | MongoValue;
+
+export class FilePublisher {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly postgresTokens = new Map<string, string>();
+  private readonly postgresTargets: RdsTarget[];
+
+  constructor(
+    private readonly config: SidecarConfig,
+    private readonly ops: FileOps = nodeFileOps,
+  ) {
+    this.postgresTargets = config.targets.filter(
+      (t): t is RdsTarget => t.kind === 'rds' && t.engine === 'postgres',
+    );
+  }
+
+  /** Resolves when this value's files are written; rejects with a FileWriteError (no secret in it). */
+  publish(target: Target, value: TargetValue): Promise<void> {
+    const run = this.queue.then(() => this.write(target, value));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when every queued write has finished. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private async write(target: Target, value: TargetValue): Promise<void> {
+    const dir = this.config.directory;
+    if (target.kind === 'rds' && value.kind === 'rds') {
+      await writeFileAtomic(dir, FILES.rdsToken(target.name), value.token, SECRET_FILE_MODE, this.ops);
+      if (target.engine === 'postgres') {
+        this.postgresTokens.set(target.name, value.token);
+        await writeFileAtomic(
+          dir,
+          FILES.pgpass,
+          renderPgpass(this.pgpassEntries()),
+          SECRET_FILE_MODE,
+          this.ops,
+        );
+      }
+      return;
+    }
+    if (target.kind === 'mongo' && value.kind === 'mongo') {
+      await this.writeMongo(target, value);
+      return;
+    }
+    throw new Error(`target ${target.name} is ${target.kind} but the value is ${value.kind}`);
+  }
+
+  private async writeMongo(target: MongoTarget, value: MongoValue): Promise<void> {
+    const dir = this.config.directory;
+    const json = renderCredentialsJson(value.credentials);
+    await writeFileAtomic(dir, FILES.credentialsJson(target.name), json, SECRET_FILE_MODE, this.ops);
+    await writeFileAtomic(
+      dir,
+      FILES.mongoUri(target.name),
+      renderMongoUri(target, value.credentials),
+      SECRET_FILE_MODE,
+      this.ops,
+    );
+  }
+
+  private pgpassEntries(): PgpassEntry[] {
+    const entries: PgpassEntry[] = [];
+    for (const t of this.postgresTargets) {
+      const password = this.postgresTokens.get(t.name);
+      if (password === undefined) continue;
+      entries.push({ host: t.host, port: t.port, database: t.database, user: t.user, password });
+    }
+    return entries;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Pure refresh decisions: when to refresh a value, how long to back off after a failure, and whether
+ * a value is fresh. Times are epoch milliseconds; `random` returns a number in [0, 1).
+ *
+ * Decisions (see also the tests in test/sidecar/refresh-policy.test.ts):
+ * - A value obtained at `now` that expires at `expiresAt` is refreshed at a uniformly jittered point
+ *   in [1/2, 4/5] of its remaining lifetime, so many pods started together spread their STS calls.
+ * - That point is clamped to at most `expiresAt - margin`: the app never holds a value that is closer
+ *   to expiry than the margin while a refresh is still to come.
+ * - A value whose whole lifetime is within the margin can never be fresh; it is refreshed at half its
+ *   lifetime but no sooner than MIN_REFRESH_DELAY_MS, so a misconfigured short lifetime cannot turn
+ *   into a hot loop against STS.
+ * - After the n-th consecutive failure the retry waits a "full jitter" delay, uniform in
+ *   [0, min(cap, base * 2^(n-1))), floored at MIN_RETRY_DELAY_MS; and never waits past
+ *   `expiresAt - margin` of the value still being served, so the last chance to refresh before the
+ *   value turns stale is always taken.
+ */
+
+export const REFRESH_WINDOW_START = 0.5;
+export const REFRESH_WINDOW_END = 0.8;
+export const MIN_REFRESH_DELAY_MS = 1_000;
+export const MIN_RETRY_DELAY_MS = 100;
+export const DEFAULT_BACKOFF_BASE_MS = 1_000;
+export const DEFAULT_BACKOFF_CAP_MS = 60_000;
+
+export interface BackoffSettings {
+  baseMs: number;
+  capMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffSettings = Object.freeze({
+  baseMs: DEFAULT_BACKOFF_BASE_MS,
+  capMs: DEFAULT_BACKOFF_CAP_MS,
+});
+
+/** The time at which a value obtained at `now` and expiring at `expiresAt` should be refreshed. */
+export function nextRefreshAt(
+  now: number,
+  expiresAt: number,
+  marginMs: number,
+  random: () => number,
+): number {
+  const lifetime = expiresAt - now;
+  const latest = expiresAt - marginMs;
+  if (latest <= now) {
+    return now + Math.max(MIN_REFRESH_DELAY_MS, lifetime / 2);
+  }
+  const fraction = REFRESH_WINDOW_START + (REFRESH_WINDOW_END - REFRESH_WINDOW_START) * clampUnit(random());
+  const jittered = now + lifetime * fraction;
+  return Math.max(now + Math.min(MIN_REFRESH_DELAY_MS, latest - now), Math.min(jittered, latest));
+}
+
+/** Full-jitter backoff for the `failures`-th consecutive failure (1 = first failure). */
+export function backoffDelayMs(
+  failures: number,
+  random: () => number,
+  settings: BackoffSettings = DEFAULT_BACKOFF,
+): number {
+  const exponent = Math.min(Math.max(failures - 1, 0), 30);
+  const ceiling = Math.min(settings.capMs, settings.baseMs * 2 ** exponent);
+  return Math.max(MIN_RETRY_DELAY_MS, Math.floor(clampUnit(random()) * ceiling));
+}
+
+/**
+ * When to retry after the `failures`-th consecutive failure. `servingExpiresAt` is the expiry of the
+ * last-known-good value still served (undefined when there is none).
+ */
+export function nextRetryAt(
+  now: number,
+  failures: number,
+  random: () => number,
+  servingExpiresAt: number | undefined,
+  marginMs: number,
+  settings: BackoffSettings = DEFAULT_BACKOFF,
+): number {
+  const at = now + backoffDelayMs(failures, random, settings);
+  if (servingExpiresAt === undefined) return at;
+  const lastChance = servingExpiresAt - marginMs;
+  return lastChance > now ? Math.min(at, lastChance) : at;
+}
+
+/** Fresh: more than the margin is left before expiry. */
+export function isFresh(now: number, expiresAt: number, marginMs: number): boolean {
+  return expiresAt - now > marginMs;
+}
+
+/** Usable (may be served): not yet expired. */
+export function isUnexpired(now: number, expiresAt: number): boolean {
+  return expiresAt > now;
+}
+
+function clampUnit(x: number): number {
+  if (!Number.isFinite(x) || x < 0) return 0;
+  return x >= 1 ? 1 - Number.EPSILON : x;
+}

@@ -1,0 +1,290 @@
+/**
+ * The refresh loop of one target, driven by an injected clock and timer.
+ *
+ * Two things have a lifetime: the target's AWS credentials (one STS call each, about an hour) and
+ * the value handed to the app (for RDS a token signed from those credentials, 15 minutes at most;
+ * for Mongo the credentials themselves). Each has its own refresh point from refresh-policy.ts; one
+ * timer wakes the loop at the earlier one. An RDS token is re-signed from the cached credentials, so
+ * with no failures STS sees exactly one call per credential lifetime.
+ *
+ * On failure the last-known-good value stays served (and its files stay) until it expires; retries
+ * back off with full jitter but never past the last chance (expiry - margin). When STS fails but the
+ * cached credentials are still valid, an RDS token is still re-signed from them, so an outage shorter
+ * than the credentials' remaining lifetime leaves no gap.
+ *
+ * Single flight: at most one cycle per target runs at a time; readers never wait, they get the
+ * current value.
+ */
+import type { Target } from '../../contract/sidecar-config.ts';
+import { classifyError, type ErrorClass } from './error-class.ts';
+import type { CredentialFetcher, TemporaryCredentials } from './identity.ts';
+import type { TargetValue } from './publisher.ts';
+import {
+  DEFAULT_BACKOFF,
+  isFresh,
+  nextRefreshAt,
+  nextRetryAt,
+  type BackoffSettings,
+} from './refresh-policy.ts';
+
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** setTimeout's largest delay; longer waits wake early and go back to sleep. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface SuccessInfo {
+  durationMs: number;
+  expiresAt: number;
+  credentialsFetched: boolean;
+  nextRefreshAt: number;
+}
+
+export interface FailureInfo {
+  errorClass: ErrorClass;
+  error: unknown;
+  durationMs: number;
+  consecutiveFailures: number;
+  retryAt: number;
+  /** Expiry of the last-known-good value still served, if any. */
+  servingUntil: number | undefined;
+}
+
+export interface RefreshEvents {
+  attempt(target: Target): void;
+  success(target: Target, info: SuccessInfo): void;
+  failure(target: Target, info: FailureInfo): void;
+}
+
+export interface TargetStatus {
+  name: string;
+  kind: Target['kind'];
+  /** Epoch ms of the served value's expiry. */
+  expiresAt: number | undefined;
+  fresh: boolean;
+  lastSuccessAt: number | undefined;
+  lastFailureAt: number | undefined;
+  lastErrorClass: ErrorClass | undefined;
+  consecutiveFailures: number;
+  nextRefreshAt: number | undefined;
+}
+
+export interface TargetRefresherDeps {
+  target: Target;
+  fetchCredentials: CredentialFetcher;
+  /** Builds the app's value from credentials (signs the RDS token; wraps Mongo credentials). */
+  build(credentials: TemporaryCredentials, now: number): Promise<TargetValue>;
+  /** Writes the value's files; the value is served only once this resolves. */
+  publish(value: TargetValue): Promise<void>;
+  timers: Timers;
+  random: () => number;
+  marginMs: number;
+  events: RefreshEvents;
+  backoff?: BackoffSettings;
+}
+
+export class TargetRefresher {
+  readonly target: Target;
+  private credentials: TemporaryCredentials | undefined;
+  private credentialsRefreshAt = 0;
+  private value: TargetValue | undefined;
+  private valueCredentials: TemporaryCredentials | undefined;
+  private valueRefreshAt = 0;
+  private lastSuccessAt: number | undefined;
+  private lastFailureAt: number | undefined;
+  private lastErrorClass: ErrorClass | undefined;
+  private consecutiveFailures = 0;
+  private nextAt: number | undefined;
+  private timer: unknown;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: TargetRefresherDeps) {
+    this.target = deps.target;
+  }
+
+  /** Starts the loop: the first refresh runs at once. */
+  start(): void {
+    if (this.stopped) return;
+    this.schedule(this.deps.timers.now());
+  }
+
+  /** Runs a cycle now, or joins the one already running. Never rejects. */
+  refreshNow(): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    this.clearTimer();
+    this.inFlight = this.cycle().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** The value to serve: the last one written, until it expires. */
+  current(): TargetValue | undefined {
+    const v = this.value;
+    return v !== undefined && v.expiresAt > this.deps.timers.now() ? v : undefined;
+  }
+
+  isFresh(): boolean {
+    const v = this.value;
+    return v !== undefined && isFresh(this.deps.timers.now(), v.expiresAt, this.deps.marginMs);
+  }
+
+  status(): TargetStatus {
+    return {
+      name: this.target.name,
+      kind: this.target.kind,
+      expiresAt: this.value?.expiresAt,
+      fresh: this.isFresh(),
+      lastSuccessAt: this.lastSuccessAt,
+      lastFailureAt: this.lastFailureAt,
+      lastErrorClass: this.lastErrorClass,
+      consecutiveFailures: this.consecutiveFailures,
+      nextRefreshAt: this.nextAt,
+    };
+  }
+
+  /**
+   * Stops the timer. A cycle still waiting on STS is not awaited (shutdown stays prompt) and writes
+   * nothing when it returns; a write already queued finishes (FilePublisher.idle()).
+   */
+  stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+    this.nextAt = undefined;
+  }
+
+  /** Resolves when no cycle is running. */
+  async settled(): Promise<void> {
+    await this.inFlight;
+  }
+
+  private async cycle(): Promise<void> {
+    const { timers, marginMs, random } = this.deps;
+    const started = timers.now();
+    this.emit(() => this.deps.events.attempt(this.target));
+    let failure: unknown;
+    let failed = false;
+    let fetched = false;
+
+    if (this.credentials === undefined || started >= this.credentialsRefreshAt) {
+      try {
+        const credentials = await this.deps.fetchCredentials();
+        this.credentials = credentials;
+        this.credentialsRefreshAt = nextRefreshAt(timers.now(), credentials.expiresAt, marginMs, random);
+        fetched = true;
+      } catch (error) {
+        failure = error;
+        failed = true;
+      }
+    }
+    if (this.stopped) return;
+
+    const now = timers.now();
+    const credentials = this.credentials;
+    const valueDue =
+      credentials !== this.valueCredentials || (this.target.kind === 'rds' && now >= this.valueRefreshAt);
+    if (credentials !== undefined && credentials.expiresAt > now && valueDue) {
+      try {
+        const value = await this.deps.build(credentials, now);
+        if (this.stopped) return;
+        await this.deps.publish(value);
+        this.value = value;
+        this.valueCredentials = credentials;
+        this.valueRefreshAt = nextRefreshAt(now, value.expiresAt, marginMs, random);
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+    }
+    if (this.stopped) return;
+
+    const finished = timers.now();
+    const durationMs = Math.max(0, finished - started);
+    const valueNext = this.target.kind === 'rds' && this.value !== undefined ? this.valueRefreshAt : Infinity;
+    if (failed) {
+      this.consecutiveFailures++;
+      this.lastFailureAt = finished;
+      const errorClass = classifyError(failure);
+      this.lastErrorClass = errorClass;
+      const serving = this.current()?.expiresAt;
+      let retryAt = nextRetryAt(
+        finished,
+        this.consecutiveFailures,
+        random,
+        serving,
+        marginMs,
+        this.deps.backoff ?? DEFAULT_BACKOFF,
+      );
+      if (valueNext > finished) retryAt = Math.min(retryAt, valueNext);
+      this.schedule(retryAt);
+      this.emit(() =>
+        this.deps.events.failure(this.target, {
+          errorClass,
+          error: failure,
+          durationMs,
+          consecutiveFailures: this.consecutiveFailures,
+          retryAt,
+          servingUntil: serving,
+        }),
+      );
+      return;
+    }
+    this.consecutiveFailures = 0;
+    this.lastSuccessAt = finished;
+    const next = Math.min(this.credentialsRefreshAt, valueNext);
+    this.schedule(next);
+    const expiresAt = this.value?.expiresAt ?? 0;
+    this.emit(() =>
+      this.deps.events.success(this.target, {
+        durationMs,
+        expiresAt,
+        credentialsFetched: fetched,
+        nextRefreshAt: next,
+      }),
+    );
+  }
+
+  private schedule(at: number): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    this.nextAt = at;
+    const delay = Math.min(Math.max(0, at - this.deps.timers.now()), MAX_TIMER_MS);
+    this.timer = this.deps.timers.setTimeout(() => this.wake(), delay);
+  }
+
+  private wake(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    if (this.nextAt !== undefined && this.deps.timers.now() < this.nextAt) {
+      this.schedule(this.nextAt);
+      return;
+    }
+    void this.refreshNow();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.deps.timers.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** A throwing listener must not break the loop. */
+  private emit(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // listeners (metrics, logs) are best effort
+    }
+  }
+}

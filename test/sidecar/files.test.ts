@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import type { SidecarConfig } from '../../contract/sidecar-config.ts';
+import {
+  ensureAuthToken,
+  FileWriteError,
+  nodeFileOps,
+  writeFileAtomic,
+  type FileOps,
+} from '../../sidecar/src/files.ts';
+import { FilePublisher } from '../../sidecar/src/publisher.ts';
+import { lookupPgpass } from './support/libpq-pgpass.ts';
+
+let dir: string;
+before(async () => {
+  // The pod's volume is an emptyDir in memory: use tmpfs when the machine has it (fsync is cheap there).
+  const base = await stat('/dev/shm').then(
+    (s) => (s.isDirectory() ? '/dev/shm' : tmpdir()),
+    () => tmpdir(),
+  );
+  dir = await mkdtemp(join(base, 'tb-files-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A reader on another thread that reads the file as fast as it can and counts reads that are neither payload. */
+function startReader(path: string, valid: string[]) {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `
+    const { readFileSync } = require('node:fs');
+    const { workerData, parentPort } = require('node:worker_threads');
+    const stop = new Int32Array(workerData.stop);
+    const valid = new Set(workerData.valid);
+    let reads = 0, bad = 0, missing = 0, sample = '';
+    while (Atomics.load(stop, 0) === 0) {
+      let text;
+      try { text = readFileSync(workerData.path, 'utf8'); } catch { missing++; continue; }
+      reads++;
+      if (!valid.has(text)) { bad++; if (!sample) sample = text.slice(0, 20) + '… (' + text.length + ' chars)'; }
+    }
+    parentPort.postMessage({ reads, bad, missing, sample });
+    `,
+    { eval: true, workerData: { path, valid, stop: stop.buffer } },
+  );
+  const result = new Promise<{ reads: number; bad: number; missing: number; sample: string }>(
+    (resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    },
+  );
+  return {
+    async finish() {
+      Atomics.store(stop, 0, 1);
+      const r = await result;
+      await worker.terminate();
+      return r;
+    },
+  };
+}
+
+const payloads = ['A'.repeat(3000), `${'B'.repeat(70_000)}\n`];
+
+describe('writeFileAtomic', () => {
+  it('a concurrent reader never sees a partial or missing file over 2000 rewrites', async () => {
+    await writeFileAtomic(dir, 'atomic.token', payloads[0] as string);
+    const reader = startReader(join(dir, 'atomic.token'), payloads);
+    for (let i = 0; i < 2000; i++) await writeFileAtomic(dir, 'atomic.token', payloads[i % 2] as string);
+    const r = await reader.finish();
+    assert.ok(r.reads > 100, `reader ran (${r.reads} reads)`);
+    assert.equal(r.missing, 0, 'the file is never absent');
+    assert.equal(r.bad, 0, `partial read seen: ${r.sample}`);
+    const leftovers = (await readdir(dir)).filter((f) => f.endsWith('.tmp'));
+    assert.deepEqual(leftovers, []);
+  });
+
+  it('control: the same reader does catch an in-place (non-atomic) writer', async () => {
+    const path = join(dir, 'naive.token');
+    await writeFile(path, payloads[0] as string);
+    const reader = startReader(path, payloads);
+    for (let i = 0; i < 500; i++) {
+      const fh = await open(path, 'w');
+      const text = payloads[i % 2] as string;
+      await fh.write(text.slice(0, text.length / 2));
+      await fh.write(text.slice(text.length / 2));
+      await fh.close();
+    }
+    const r = await reader.finish();
+    assert.ok(
+      r.bad + r.missing > 0,
+      'the reader must notice torn writes, else the atomicity test proves nothing',
+    );
+  });
+
+  it('writes mode 0600 regardless of the umask', async () => {
+    const old = process.umask(0o000);
+    try {
+      await writeFileAtomic(dir, 'mode.token', 'x');
+    } finally {
+      process.umask(old);
+    }
+    assert.equal((await stat(join(dir, 'mode.token'))).mode & 0o777, 0o600);
+  });
+
+  it('on failure keeps the old file, removes the temp file, and names the path (not the content)', async () => {
+    await writeFileAtomic(dir, 'keep.token', 'old-value');
+    const failing: FileOps = {
+      ...nodeFileOps,
+      rename: () => Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })),
+    };
+    await assert.rejects(
+      writeFileAtomic(dir, 'keep.token', 'new-secret-value', 0o600, failing),
+      (e: unknown) => {
+        assert.ok(e instanceof FileWriteError);
+        assert.match(e.message, /keep\.token \(EIO\)/);
+        assert.ok(!e.message.includes('new-secret-value'));
+        return true;
+      },
+    );
+    assert.equal(await readFile(join(dir, 'keep.token'), 'utf8'), 'old-value');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.includes('keep.token') && f.endsWith('.tmp')),
+      [],
+    );
+  });
+});
+
+describe('ensureAuthToken', () => {
+  it('writes 32 random bytes as hex, 0600, once; keeps an existing valid token', async () => {
+    const sub = await mkdtemp(join(dir, 'auth-'));
+    const first = await ensureAuthToken(sub, 'auth-token');
+    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.equal((await stat(join(sub, 'auth-token'))).mode & 0o777, 0o600);
+    assert.equal(await ensureAuthToken(sub, 'auth-token'), first);
+  });
+  it('replaces garbage', async () => {
+    const sub = await mkdtemp(join(dir, 'auth-'));
+    await writeFile(join(sub, 'auth-token'), 'not-a-token');
+    const token = await ensureAuthToken(sub, 'auth-token', nodeFileOps, (n) => Buffer.alloc(n, 0xab));
+    assert.equal(token, 'ab'.repeat(32));
+  });
+});
+
+describe('FilePublisher', () => {
+  it('writes token, pgpass (postgres only), credentials.json and uri, all 0600', async () => {
+    const sub = await mkdtemp(join(dir, 'pub-'));
+    const config: SidecarConfig = {
+      apiVersion: 'token-broker.io/v1',
+      directory: sub,
+      listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
+      refresh: { marginSeconds: 120 },
+      targets: [
+        {
+          kind: 'rds',
+          name: 'pg-a',
+          region: 'eu-west-1',
+          engine: 'postgres',
+          host: 'a.example',
+          port: 5432,
+          database: 'da',
+          user: 'ua',
+        },
+        {
+          kind: 'rds',
+          name: 'my',
+          region: 'eu-west-1',
+          engine: 'mysql',
+          host: 'm.example',
+          port: 3306,
+          database: 'dm',
+          user: 'um',
+        },
+        {
+          kind: 'rds',
+          name: 'pg-b',
+          region: 'eu-west-1',
+          engine: 'postgres',
+          host: 'b.example',
+          port: 5433,
+          database: 'db',
+          user: 'ub',
+        },
+        {
+          kind: 'mongo',
+          name: 'mo',
+          region: 'eu-west-1',
+          scheme: 'mongodb+srv',
+          hosts: ['c.example'],
+          database: 'x',
+          options: {},
+        },
+      ],
+    };
+    const [pgA, my, pgB, mo] = config.targets as [never, never, never, never];
+    const pub = new FilePublisher(config);
+    await pub.publish(pgA, { kind: 'rds', token: 'a.example:5432/?Action=connect&X=1', expiresAt: 1 });
+    await pub.publish(my, { kind: 'rds', token: 'mysql-token', expiresAt: 1 });
+    await pub.publish(pgB, { kind: 'rds', token: 'b.example:5433/?Action=connect&X=2', expiresAt: 1 });
+    const creds = {
+      accessKeyId: 'ASIA1',
+      secretAccessKey: 'se/cr+et=',
+      sessionToken: 'to/k+en=',
+      expiresAt: Date.UTC(2030, 0, 1),
+    };
+    await pub.publish(mo, { kind: 'mongo', credentials: creds, expiresAt: creds.expiresAt });
+    await pub.idle();
+
+    const read = (f: string) => readFile(join(sub, f), 'utf8');
+    assert.equal(await read('pg-a.token'), 'a.example:5432/?Action=connect&X=1');
+    assert.equal(await read('my.token'), 'mysql-token');
+    const pgpass = await read('pgpass');
+    assert.equal(lookupPgpass(pgpass, 'a.example', '5432', 'da', 'ua'), 'a.example:5432/?Action=connect&X=1');
+    assert.equal(lookupPgpass(pgpass, 'b.example', '5433', 'db', 'ub'), 'b.example:5433/?Action=connect&X=2');
+    assert.ok(!pgpass.includes('mysql-token'));
+    assert.deepEqual(JSON.parse(await read('mo.credentials.json')), {
+      AccessKeyId: 'ASIA1',
+      SecretAccessKey: 'se/cr+et=',
+      Token: 'to/k+en=',
+      Expiration: '2030-01-01T00:00:00Z',
+    });
+    assert.match(
+      await read('mo.uri'),
+      /^mongodb\+srv:\/\/ASIA1:se%2Fcr%2Bet%3D@c\.example\/x\?authSource=%24external/,
+    );
+    for (const f of await readdir(sub)) assert.equal((await stat(join(sub, f))).mode & 0o777, 0o600, f);
+  });
+});

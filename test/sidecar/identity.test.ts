@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import type { Target } from '../../contract/sidecar-config.ts';
+import {
+  ASSUME_ROLE_DURATION_SECONDS,
+  assumeRoleFetcher,
+  createCredentialFetcher,
+  NO_EXPIRY_REFRESH_PERIOD_MS,
+  roleSessionName,
+  type BaseProvider,
+  type StsLike,
+} from '../../sidecar/src/identity.ts';
+
+const VALID = /^[\w+=,.@-]{2,64}$/;
+
+describe('roleSessionName', () => {
+  it('is tb-<namespace>-<pod>', () => {
+    assert.equal(roleSessionName('billing', 'invoicing-7d9f-abcde'), 'tb-billing-invoicing-7d9f-abcde');
+  });
+  it('replaces characters STS refuses', () => {
+    assert.equal(roleSessionName('ns', 'a b/c:d'), 'tb-ns-a-b-c-d');
+  });
+  it('truncates to 64 characters with a hash suffix that keeps long names distinct', () => {
+    const ns = 'n'.repeat(40);
+    const a = roleSessionName(ns, `${'p'.repeat(40)}-aaaaa`);
+    const b = roleSessionName(ns, `${'p'.repeat(40)}-bbbbb`);
+    assert.equal(a.length, 64);
+    assert.match(a, VALID);
+    assert.notEqual(a, b);
+    assert.ok(a.startsWith('tb-nnnn'));
+  });
+  it('is always valid for STS', () => {
+    for (const [ns, pod] of [
+      ['default', 'x'],
+      ['ü', 'ñ'],
+      ['a'.repeat(63), 'b'.repeat(253)],
+    ] as const) {
+      assert.match(roleSessionName(ns, pod), VALID);
+    }
+  });
+});
+
+function fakeSts(expiration?: Date): StsLike & { inputs: unknown[] } {
+  const inputs: unknown[] = [];
+  return {
+    inputs,
+    send: (command: AssumeRoleCommand) => {
+      inputs.push(command.input);
+      return Promise.resolve({
+        Credentials: {
+          AccessKeyId: 'ASIAROLE',
+          SecretAccessKey: 'secret',
+          SessionToken: 'session',
+          Expiration: expiration,
+        },
+      });
+    },
+  };
+}
+
+describe('assumeRoleFetcher', () => {
+  it('one AssumeRole per call with the session name, ExternalId and the role-chaining duration', async () => {
+    const sts = fakeSts(new Date(Date.UTC(2030, 0, 1, 1)));
+    const fetch = assumeRoleFetcher(
+      sts,
+      { roleArn: 'arn:aws:iam::111122223333:role/db', externalId: 'ext-1', sessionName: 'tb-ns-pod' },
+      () => 0,
+    );
+    const c = await fetch();
+    assert.deepEqual(sts.inputs, [
+      {
+        RoleArn: 'arn:aws:iam::111122223333:role/db',
+        RoleSessionName: 'tb-ns-pod',
+        DurationSeconds: ASSUME_ROLE_DURATION_SECONDS,
+        ExternalId: 'ext-1',
+      },
+    ]);
+    assert.equal(c.expiresAt, Date.UTC(2030, 0, 1, 1));
+    await fetch();
+    assert.equal(sts.inputs.length, 2, 'no caching: each call is one STS call');
+  });
+  it('omits ExternalId when none is configured; assumes an hour when STS gives no expiry', async () => {
+    const sts = fakeSts(undefined);
+    const c = await assumeRoleFetcher(
+      sts,
+      { roleArn: 'arn:aws:iam::1:role/r', externalId: undefined, sessionName: 's' },
+      () => 1000,
+    )();
+    assert.equal((sts.inputs[0] as Record<string, unknown>).ExternalId, undefined);
+    assert.equal(c.expiresAt, 1000 + 3600_000);
+  });
+  it('rejects an answer without credentials', async () => {
+    const sts: StsLike = { send: () => Promise.resolve({}) };
+    await assert.rejects(
+      assumeRoleFetcher(
+        sts,
+        { roleArn: 'arn:aws:iam::1:role/r', externalId: undefined, sessionName: 's' },
+        () => 0,
+      )(),
+      /returned no credentials/,
+    );
+  });
+});
+
+describe('createCredentialFetcher', () => {
+  const rds: Target = {
+    kind: 'rds',
+    name: 'db',
+    region: 'eu-west-1',
+    engine: 'postgres',
+    host: 'h',
+    port: 5432,
+    database: 'd',
+    user: 'u',
+  };
+  it('without a role: the base identity, forcing the SDK past its cache', async () => {
+    const seen: unknown[] = [];
+    const base: BaseProvider = (o) => {
+      seen.push(o);
+      return Promise.resolve({ accessKeyId: 'AKIA', secretAccessKey: 's' });
+    };
+    const fetch = createCredentialFetcher(rds, {
+      base,
+      stsFor: () => fakeSts(),
+      stsRegion: () => 'eu-west-1',
+      sessionName: 's',
+      now: () => 5,
+    });
+    const c = await fetch();
+    assert.deepEqual(seen, [{ forceRefresh: true }]);
+    assert.equal(c.expiresAt, 5 + NO_EXPIRY_REFRESH_PERIOD_MS, 'long-term keys get a nominal period');
+  });
+  it('with a role: AssumeRole through the client of the STS region', async () => {
+    const regions: string[] = [];
+    const sts = fakeSts(new Date(10_000_000));
+    const base: BaseProvider = () =>
+      Promise.reject(new Error('the base identity is used by the STS client, not directly'));
+    const fetch = createCredentialFetcher(
+      { ...rds, roleArn: 'arn:aws:iam::1:role/r', externalId: 'x' },
+      {
+        base,
+        stsFor: (r) => (regions.push(r), sts),
+        stsRegion: (t) => t.region,
+        sessionName: 's',
+        now: () => 0,
+      },
+    );
+    await fetch();
+    assert.deepEqual(regions, ['eu-west-1']);
+    assert.equal(sts.inputs.length, 1);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  SidecarConfigError,
+  serializeSidecarConfig,
+  type SidecarConfig,
+} from '../../contract/sidecar-config.ts';
+import { parseSidecarOptions, SidecarOptionsError } from '../../sidecar/src/options.ts';
+
+const config: SidecarConfig = {
+  apiVersion: 'token-broker.io/v1',
+  directory: '/var/run/token-broker',
+  listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
+  refresh: { marginSeconds: 120 },
+  targets: [
+    {
+      kind: 'rds',
+      name: 'db',
+      region: 'eu-west-1',
+      engine: 'postgres',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+    },
+  ],
+};
+const env = {
+  TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
+  TOKEN_BROKER_POD_NAME: 'pod-1',
+  TOKEN_BROKER_POD_NAMESPACE: 'ns',
+};
+
+describe('parseSidecarOptions', () => {
+  it('reads the config and the downward-API env, frozen', () => {
+    const o = parseSidecarOptions([], env);
+    assert.equal(o.podName, 'pod-1');
+    assert.equal(o.podNamespace, 'ns');
+    assert.equal(o.once, false);
+    assert.equal(o.logLevel, 'info');
+    assert.equal(o.config.targets[0]?.name, 'db');
+    assert.ok(Object.isFrozen(o));
+    assert.ok(Object.isFrozen(o.config));
+  });
+  it('--once and --log-level in both spellings; the flag beats TOKEN_BROKER_LOG_LEVEL', () => {
+    assert.equal(parseSidecarOptions(['--once'], env).once, true);
+    assert.equal(parseSidecarOptions(['--log-level', 'debug'], env).logLevel, 'debug');
+    assert.equal(
+      parseSidecarOptions(['--log-level=warn'], { ...env, TOKEN_BROKER_LOG_LEVEL: 'debug' }).logLevel,
+      'warn',
+    );
+    assert.equal(parseSidecarOptions([], { ...env, TOKEN_BROKER_LOG_LEVEL: 'error' }).logLevel, 'error');
+  });
+  const bad: [string, string[], Record<string, string | undefined>, RegExp][] = [
+    ['unknown flag', ['--foo'], env, /unknown argument "--foo"; usage/],
+    ['--log-level without value', ['--log-level'], env, /--log-level needs a value/],
+    ['bad level', ['--log-level', 'loud'], env, /--log-level: "loud" is not a log level/],
+    ['bad env level', [], { ...env, TOKEN_BROKER_LOG_LEVEL: 'loud' }, /TOKEN_BROKER_LOG_LEVEL: "loud"/],
+    [
+      'no config',
+      [],
+      { ...env, TOKEN_BROKER_CONFIG: undefined },
+      /TOKEN_BROKER_CONFIG is not set; it is written by the token-broker webhook/,
+    ],
+    [
+      'no pod name',
+      [],
+      { ...env, TOKEN_BROKER_POD_NAME: '' },
+      /TOKEN_BROKER_POD_NAME is not set; .*downward API/,
+    ],
+    [
+      'no namespace',
+      [],
+      { ...env, TOKEN_BROKER_POD_NAMESPACE: undefined },
+      /TOKEN_BROKER_POD_NAMESPACE is not set/,
+    ],
+  ];
+  for (const [name, argv, e, message] of bad) {
+    it(`rejects: ${name}`, () => {
+      assert.throws(
+        () => parseSidecarOptions(argv, e),
+        (err: unknown) => err instanceof SidecarOptionsError && message.test(err.message),
+      );
+    });
+  }
+  it('config errors come from the contract parser, naming the field', () => {
+    assert.throws(
+      () => parseSidecarOptions([], { ...env, TOKEN_BROKER_CONFIG: '{"apiVersion":"x"}' }),
+      SidecarConfigError,
+    );
+  });
+});
+
+describe('TOKEN_BROKER_LISTEN_HOST', () => {
+  it('defaults to 0.0.0.0 and accepts IP addresses', () => {
+    assert.equal(parseSidecarOptions([], env).listenHost, '0.0.0.0');
+    assert.equal(parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: '::' }).listenHost, '::');
+    assert.equal(
+      parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: '127.0.0.1' }).listenHost,
+      '127.0.0.1',
+    );
+  });
+  it('rejects a host name', () => {
+    assert.throws(
+      () => parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: 'example.com' }),
+      /TOKEN_BROKER_LISTEN_HOST: "example.com" is not an IP address/,
+    );
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * The sidecar as its own process with only env vars for configuration, as in a pod: the SDK finds
+ * the STS emulator through AWS_ENDPOINT_URL_STS (the standard override), the IRSA identity through
+ * AWS_WEB_IDENTITY_TOKEN_FILE/AWS_ROLE_ARN, and EKS Pod Identity through
+ * AWS_CONTAINER_CREDENTIALS_FULL_URI/AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  serializeSidecarConfig,
+  type MongoTarget,
+  type RdsTarget,
+  type SidecarConfig,
+} from '../../contract/sidecar-config.ts';
+import {
+  startContainerCredentialsEmulator,
+  type ContainerCredentialsEmulator,
+} from '../emulators/container-credentials-emulator.ts';
+import { verifyRdsAuthToken } from '../emulators/rds-token.ts';
+import { startStsEmulator, type StsEmulator } from '../emulators/sts-emulator.ts';
+import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
+import { httpRequest, waitFor } from './support/http-client.ts';
+import { testSidecarEnv, type TestSidecarEnv } from './support/sidecar-env.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RUNNER = fileURLToPath(new URL('./support/run-sidecar.ts', import.meta.url));
+const REGION = 'eu-west-1';
+const POD_ROLE = 'arn:aws:iam::111122223333:role/invoicing-pod';
+const DB_ROLE = 'arn:aws:iam::111122223333:role/invoicing-db-connect';
+
+const pg: RdsTarget = {
+  kind: 'rds',
+  name: 'invoicing-db',
+  region: REGION,
+  engine: 'postgres',
+  host: 'inv.cluster-abc.eu-west-1.rds.amazonaws.com',
+  port: 5432,
+  database: 'invoicing',
+  user: 'invoicing_app',
+  roleArn: DB_ROLE,
+};
+const docs: MongoTarget = {
+  kind: 'mongo',
+  name: 'docs',
+  region: REGION,
+  scheme: 'mongodb+srv',
+  hosts: ['c0.example.mongodb.net'],
+  database: 'docs',
+  options: {},
+};
+
+interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function spawnSidecar(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
+    cwd: ROOT,
+    // Only what a pod would have: no inherited AWS_* from the test machine.
+    env: { PATH: process.env.PATH ?? '', HOME: env.HOME ?? '/nonexistent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<ChildResult>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, exited, output: () => stdout };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+let sts: StsEmulator;
+let agent: ContainerCredentialsEmulator;
+
+before(async () => {
+  sts = await startStsEmulator({ region: REGION });
+});
+after(async () => {
+  await agent?.close();
+  await sts.close();
+});
+
+async function withPorts(
+  t: TestSidecarEnv,
+): Promise<{ env: Record<string, string>; ports: SidecarConfig['listen'] }> {
+  const ports = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
+  const config: SidecarConfig = { ...t.config, listen: ports };
+  return {
+    env: {
+      ...t.env,
+      TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
+      TOKEN_BROKER_LISTEN_HOST: '127.0.0.1',
+      HOME: t.dir,
+    },
+    ports,
+  };
+}
+
+async function irsaEnv(t: TestSidecarEnv): Promise<Record<string, string>> {
+  const tokenFile = join(t.dir, 'irsa-token');
+  await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: Date.now() + 86_400_000 }));
+  return {
+    AWS_REGION: REGION,
+    AWS_STS_REGIONAL_ENDPOINTS: 'regional',
+    AWS_ENDPOINT_URL_STS: sts.url,
+    AWS_ROLE_ARN: POD_ROLE,
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+  };
+}
+
+describe('sidecar process', () => {
+  it('--once with IRSA env: AWS_ENDPOINT_URL_STS is honoured, files written, exit 0', async () => {
+    const t = await testSidecarEnv([pg, docs]);
+    const { env } = await withPorts(t);
+    const before = sts.calls.length;
+    const r = await spawnSidecar(['--once'], { ...env, ...(await irsaEnv(t)) }).exited;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const token = await readFile(join(t.dir, 'invoicing-db.token'), 'utf8');
+    const v = verifyRdsAuthToken({
+      token,
+      host: pg.host,
+      port: pg.port,
+      user: pg.user,
+      region: REGION,
+      lookup: sts.lookup,
+      now: Date.now(),
+    });
+    assert.ok(v.ok, v.ok ? '' : v.message);
+    const actions = sts.calls.slice(before).map((c) => `${c.action}:${c.outcome}`);
+    assert.ok(
+      actions.includes('AssumeRoleWithWebIdentity:ok') && actions.includes('AssumeRole:ok'),
+      actions.join(','),
+    );
+    for (const f of ['pgpass', 'docs.credentials.json', 'docs.uri', 'auth-token']) await stat(join(t.dir, f));
+    await t.cleanup();
+  });
+
+  it('--once with EKS Pod Identity env: credentials come from the container endpoint', async () => {
+    const t = await testSidecarEnv([docs]);
+    const { env } = await withPorts(t);
+    const agentToken = join(t.dir, 'eks-pod-identity-token');
+    await writeFile(agentToken, 'pod-identity-sa-token');
+    agent = await startContainerCredentialsEmulator({
+      sts,
+      authorizationTokenFile: agentToken,
+      roleArn: POD_ROLE,
+    });
+    const r = await spawnSidecar(['--once'], {
+      ...env,
+      AWS_REGION: REGION,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: agent.url,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: agentToken,
+    }).exited;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const json = JSON.parse(await readFile(join(t.dir, 'docs.credentials.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    assert.equal(sts.credentialFor(json.AccessKeyId!)?.source, 'issueCredentials');
+    assert.ok(agent.calls.some((c) => c.outcome === 'ok'));
+    await t.cleanup();
+  });
+
+  it('--once exits 1 with a clear message when STS denies access', async () => {
+    const t = await testSidecarEnv([pg]);
+    const { env } = await withPorts(t);
+    sts.failNext('access-denied', 1, { action: 'AssumeRole' });
+    const r = await spawnSidecar(['--once'], { ...env, ...(await irsaEnv(t)) }).exited;
+    sts.clearFaults();
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /no credentials for target \\"invoicing-db\\" \(access-denied\)/);
+    await t.cleanup();
+  });
+
+  it('long-running: ready with a token quickly, status on the socket, SIGTERM exits 0 promptly', async () => {
+    const t = await testSidecarEnv([pg, docs]);
+    const { env, ports } = await withPorts(t);
+    const started = performance.now();
+    const sc = spawnSidecar(['--log-level', 'info'], { ...env, ...(await irsaEnv(t)) });
+    try {
+      await waitFor(
+        () => stat(join(t.dir, 'invoicing-db.token')).catch(() => undefined),
+        'first token file',
+        20_000,
+      );
+      const firstTokenMs = performance.now() - started;
+      await waitFor(
+        async () =>
+          (await httpRequest({ port: ports.healthPort }, 'GET', '/readyz').catch(() => ({ status: 0 })))
+            .status === 200,
+        'ready',
+      );
+      const status = await httpRequest({ socketPath: join(t.dir, 'broker.sock') }, 'GET', '/v1/status');
+      assert.equal((JSON.parse(status.body) as { ready: boolean }).ready, true);
+      const metrics = (await httpRequest({ port: ports.metricsPort }, 'GET', '/metrics')).body;
+      const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1]);
+      console.log(
+        `process (tsx): spawn to first token ${firstTokenMs.toFixed(0)} ms, RSS ${(rss / 2 ** 20).toFixed(1)} MiB`,
+      );
+      const stopAt = performance.now();
+      sc.child.kill('SIGTERM');
+      const r = await sc.exited;
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const stopMs = performance.now() - stopAt;
+      assert.ok(stopMs < 5_000, `exit took ${stopMs} ms`);
+      assert.match(r.stdout, /"reason":"SIGTERM"/);
+    } finally {
+      sc.child.kill('SIGKILL');
+      await t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * Measures the sidecar process against the local STS emulator (not a test; prints figures):
+ * spawn to first token file, spawn to /readyz 200, RSS after start (from /metrics) and after 5 s idle,
+ * SIGTERM to exit.
+ *
+ *   node --import tsx test/sidecar/support/measure-sidecar.ts [path/to/compiled/sidecar/src/main.js]
+ *   MEASURE_NODE_OPTIONS="--max-semi-space-size=1" node --import tsx test/sidecar/support/measure-sidecar.ts ...
+ *
+ * With a compiled main.js (npm run build -> dist/sidecar/src/main.js) it runs plain node, as the image
+ * does; without, it runs the TypeScript sources through tsx (slower start, more memory).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serializeSidecarConfig, type SidecarConfig } from '../../../contract/sidecar-config.ts';
+import { startStsEmulator } from '../../emulators/sts-emulator.ts';
+import { makeWebIdentityToken } from '../../emulators/web-identity-token.ts';
+import { httpRequest, waitFor } from './http-client.ts';
+
+const compiled = process.argv[2];
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REGION = 'eu-west-1';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const sts = await startStsEmulator({ region: REGION });
+const dir = await mkdtemp(join(tmpdir(), 'tb-measure-'));
+const tokenFile = join(dir, 'irsa-token');
+await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: Date.now() + 86_400_000 }));
+const listen = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
+const config: SidecarConfig = {
+  apiVersion: 'token-broker.io/v1',
+  directory: dir,
+  listen,
+  refresh: { marginSeconds: 120 },
+  targets: [
+    {
+      kind: 'rds',
+      name: 'db',
+      region: REGION,
+      engine: 'postgres',
+      host: 'db.cluster-x.eu-west-1.rds.amazonaws.com',
+      port: 5432,
+      database: 'app',
+      user: 'app',
+      roleArn: 'arn:aws:iam::111122223333:role/db',
+    },
+    {
+      kind: 'mongo',
+      name: 'docs',
+      region: REGION,
+      scheme: 'mongodb+srv',
+      hosts: ['c0.example.mongodb.net'],
+      database: 'docs',
+      options: {},
+    },
+  ],
+};
+const args = compiled
+  ? [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(pathToFileURL(resolve(compiled)).href)}); process.exit(await m.runSidecar([], process.env));`,
+    ]
+  : ['--import', 'tsx', fileURLToPath(new URL('./run-sidecar.ts', import.meta.url))];
+const started = performance.now();
+const child = spawn(process.execPath, args, {
+  cwd: ROOT,
+  env: {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    // e.g. MEASURE_NODE_OPTIONS="--max-semi-space-size=1" to compare V8 settings
+    ...(process.env.MEASURE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MEASURE_NODE_OPTIONS } : {}),
+    TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
+    TOKEN_BROKER_POD_NAME: 'measure-pod',
+    TOKEN_BROKER_POD_NAMESPACE: 'default',
+    TOKEN_BROKER_LISTEN_HOST: '127.0.0.1',
+    AWS_REGION: REGION,
+    AWS_ENDPOINT_URL_STS: sts.url,
+    AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/pod',
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+try {
+  await waitFor(() => stat(join(dir, 'db.token')).catch(() => undefined), 'first token', 30_000);
+  const firstToken = performance.now() - started;
+  await waitFor(
+    async () =>
+      (await httpRequest({ port: listen.healthPort }, 'GET', '/readyz').catch(() => ({ status: 0 })))
+        .status === 200,
+    'ready',
+    30_000,
+  );
+  const ready = performance.now() - started;
+  const rss = async () => {
+    const body = (await httpRequest({ port: listen.metricsPort }, 'GET', '/metrics')).body;
+    return Number(/^token_broker_process_resident_memory_bytes (\d+)/m.exec(body)?.[1]) / 2 ** 20;
+  };
+  const cpu = async () => {
+    const body = (await httpRequest({ port: listen.metricsPort }, 'GET', '/metrics')).body;
+    return Number(/^token_broker_process_cpu_seconds_total (\S+)/m.exec(body)?.[1]);
+  };
+  const rssStart = await rss();
+  const cpu0 = await cpu();
+  await new Promise((r) => setTimeout(r, 5_000));
+  const rssIdle = await rss();
+  // Anonymous memory is what the container really holds; file-backed pages (node binary, modules) are shared and reclaimable.
+  const procStatus = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(procStatus)?.[1]) / 1024;
+  const cpuIdle = ((await cpu()) - cpu0) / 5;
+  const stopAt = performance.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  const stopMs = performance.now() - stopAt;
+  console.log(
+    JSON.stringify({
+      runtime: compiled ? 'node (compiled)' : 'node + tsx',
+      spawnToFirstTokenMs: Math.round(firstToken),
+      spawnToReadyMs: Math.round(ready),
+      rssAfterStartMiB: Number(rssStart.toFixed(1)),
+      rssAfter5sIdleMiB: Number(rssIdle.toFixed(1)),
+      rssAnonMiB: Number(kib('RssAnon').toFixed(1)),
+      rssFileMiB: Number(kib('RssFile').toFixed(1)),
+      idleCpuCores: Number(cpuIdle.toFixed(4)),
+      sigtermToExitMs: Math.round(stopMs),
+      exitCode: code,
+      stsCalls: sts.calls.map((c) => c.action),
+    }),
+  );
+} finally {
+  child.kill('SIGKILL');
+  await sts.close();
+  await rm(dir, { recursive: true, force: true });
+}
