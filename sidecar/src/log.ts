@@ -40,7 +40,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Synchronous stdout: the CLI calls process.exit after shutdown, and no line may be lost or reordered.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 const SCRUBBERS: [RegExp, string][] = [

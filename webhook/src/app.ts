@@ -45,7 +45,8 @@ export function createWebhookLogger(level: string, destination?: DestinationStre
     base: { component: 'token-broker-webhook' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Synchronous stdout: the CLI calls process.exit after shutdown, and no line may be lost or reordered.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 export interface AppDeps {

@@ -1,0 +1,115 @@
+/**
+ * `npm run bench [-- --only <sections>] [--doc docs/bench.md]`: measures, never judges. Writes
+ * bench/report.json and prints a Markdown summary. Sections: build, mutate, webhook, inject, sidecar.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { format, resolveConfig } from 'prettier';
+import { fileURLToPath } from 'node:url';
+import { buildDist } from './build.ts';
+import { benchInjectCli } from './inject-cli.ts';
+import { describeMachine, loadAverage1m } from './machine.ts';
+import { renderDoc, renderMarkdown, type Report } from './markdown.ts';
+import { benchMutate } from './mutate.ts';
+import { benchSidecar } from './sidecar.ts';
+import { msSince } from './stats.ts';
+import { benchWebhook } from './webhook.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SECTIONS = ['build', 'mutate', 'webhook', 'inject', 'sidecar'] as const;
+type Section = (typeof SECTIONS)[number];
+const USAGE = `usage: npm run bench [-- --only ${SECTIONS.join(',')}] [--doc docs/bench.md]`;
+
+function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string } {
+  let only = new Set<Section>(SECTIONS);
+  let doc: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--only') {
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (names.length === 0 || bad.length > 0) {
+        throw new Error(
+          `--only: "${bad.join(',') || '(empty)'}" is not a section; use ${SECTIONS.join(', ')}`,
+        );
+      }
+      only = new Set(names as Section[]);
+    } else if (arg === '--doc') {
+      doc = argv[++i];
+      if (!doc) throw new Error(`--doc needs a path; ${USAGE}`);
+    } else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      throw new Error(`unknown argument "${arg}"; ${USAGE}`);
+    }
+  }
+  return { only, ...(doc ? { doc } : {}) };
+}
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = process.hrtime.bigint();
+  const argv = process.argv.slice(2);
+  const report: Report = {
+    command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    machine: describeMachine(ROOT),
+    totalSeconds: 0,
+    errors: [],
+  };
+  const section = async <T>(name: Section, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!args.only.has(name)) return undefined;
+    const t0 = process.hrtime.bigint();
+    log(`${name}...`);
+    try {
+      const result = await run();
+      log(`${name} done in ${(msSince(t0) / 1000).toFixed(1)} s`);
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log(`${name} failed: ${message}`);
+      report.errors.push(`${name}: ${message}`);
+      return undefined;
+    }
+  };
+
+  const tsx = { label: 'tsx', args: ['--import', 'tsx', 'cli/main.ts'] };
+  report.build = await section('build', () => buildDist(ROOT));
+  const compiled = report.build?.entry ? { label: 'node dist', args: ['dist/cli/main.js'] } : undefined;
+  const entries = compiled ? [tsx, compiled] : [tsx];
+
+  report.mutate = await section('mutate', () => benchMutate(ROOT));
+  report.webhook = await section('webhook', () => benchWebhook(ROOT, compiled ?? tsx));
+  report.injectCli = await section('inject', () =>
+    benchInjectCli(ROOT, entries, ['examples/invoicing-rds-postgres.yaml', 'examples/atlas-mongo-app.yaml']),
+  );
+  report.sidecar = await section('sidecar', async () => {
+    const out = [];
+    for (const entry of entries) out.push(await benchSidecar(ROOT, entry));
+    return out;
+  });
+
+  report.totalSeconds = Math.round(msSince(started) / 1000);
+  report.machine.loadAverage.end = loadAverage1m();
+  await writeFile(new URL('./report.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(renderMarkdown(report));
+  if (args.doc) {
+    // Formatted like the rest of the repository, so `npm run lint` (prettier --check) stays clean.
+    const path = resolve(args.doc);
+    const options = (await resolveConfig(path)) ?? {};
+    await writeFile(path, await format(renderDoc(report), { ...options, filepath: path }));
+    log(`wrote ${args.doc}`);
+  }
+  log(`wrote bench/report.json (${report.totalSeconds} s)`);
+  return report.errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  },
+);
