@@ -143,11 +143,20 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       // not started or already gone
     }
   };
+  // Also when the test process is stopped by a signal (a CI timeout); the signal is raised again after.
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    stopSync();
+    process.kill(process.pid, signal);
+  };
   process.once('exit', stopSync);
+  process.once('SIGTERM', stopOnSignal);
+  process.once('SIGINT', stopOnSignal);
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
     process.removeListener('exit', stopSync);
+    process.removeListener('SIGTERM', stopOnSignal);
+    process.removeListener('SIGINT', stopOnSignal);
     try {
       if (existsSync(join(dataDir, 'postmaster.pid'))) {
         await asServerUser('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate', '-w']);
