@@ -62,7 +62,17 @@ void describe('values.schema.json rejects bad values before rendering', () => {
     [
       'sidecar.mode=sidecar',
       { set: { 'sidecar.mode': 'sidecar' } },
-      /at '\/sidecar\/mode': value must be one of 'native', 'legacy'/,
+      /at '\/sidecar\/mode': value must be one of '', 'native', 'legacy'/,
+    ],
+    [
+      'a privileged sidecar port',
+      { set: { 'sidecar.ports.health': 80 } },
+      /at '\/sidecar\/ports\/health': minimum: got 80, want 1,024/,
+    ],
+    [
+      'an unknown sidecar port',
+      { set: { 'sidecar.ports.admin': 9904 } },
+      /additional properties 'admin' not allowed/,
     ],
     [
       'tls.mode=acme',

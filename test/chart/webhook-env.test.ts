@@ -14,7 +14,7 @@ import {
   parseWebhookOptions,
 } from '../../webhook/src/options.ts';
 import { BUILTIN_DEFAULTS } from '../../webhook/src/spec.ts';
-import { findOne, render, type RenderOptions } from './support/helm.ts';
+import { findOne, render, renderRun, type RenderOptions } from './support/helm.ts';
 
 function webhookEnv(options: RenderOptions = {}): Record<string, string> {
   const deployment = findOne<IDeployment>(render(options), 'Deployment');
@@ -46,6 +46,9 @@ const MAPPING: readonly [string, string, string | number | boolean, string][] = 
   ['sidecar.resources.limits.memory', 'TOKEN_BROKER_SIDECAR_MEMORY_LIMIT', 'none', 'none'],
   ['sidecar.refreshMargin', 'TOKEN_BROKER_REFRESH_MARGIN', '3m', '3m'],
   ['sidecar.runAsUser', 'TOKEN_BROKER_RUN_AS_USER', 1000, '1000'],
+  ['sidecar.ports.api', 'TOKEN_BROKER_SIDECAR_API_PORT', 19901, '19901'],
+  ['sidecar.ports.health', 'TOKEN_BROKER_SIDECAR_HEALTH_PORT', 19902, '19902'],
+  ['sidecar.ports.metrics', 'TOKEN_BROKER_SIDECAR_METRICS_PORT', 19903, '19903'],
 ];
 
 const ALL_OPTION_ENVS = [...Object.values(SERVER_OPTIONS), ...Object.values(SIDECAR_DEFAULT_OPTIONS)].map(
@@ -113,6 +116,30 @@ void describe('webhook env from chart values', () => {
     const options = parseWebhookOptions([], env);
     assert.equal(options.defaults.refreshMarginSeconds, BUILTIN_DEFAULTS.refreshMarginSeconds);
     assert.equal(options.shutdownDelayMs, 2_000);
+  });
+
+  void describe('sidecar.mode "" picks by the cluster version', () => {
+    const mode = (options: RenderOptions) => webhookEnv(options).TOKEN_BROKER_SIDECAR_MODE;
+    it('legacy before 1.29, where restartPolicy on init containers is dropped', () => {
+      assert.equal(mode({ kubeVersion: '1.28.0' }), 'legacy');
+    });
+    it('native from 1.29', () => {
+      assert.equal(mode({ kubeVersion: '1.29.0' }), 'native');
+      assert.equal(mode({ kubeVersion: '1.30.0' }), 'native');
+    });
+    it('an explicit value wins', () => {
+      assert.equal(mode({ kubeVersion: '1.28.0', set: { 'sidecar.mode': 'native' } }), 'native');
+      assert.equal(mode({ kubeVersion: '1.30.0', set: { 'sidecar.mode': 'legacy' } }), 'legacy');
+    });
+  });
+
+  it('refuses to render equal sidecar ports, naming them', () => {
+    const run = renderRun({ set: { 'sidecar.ports.metrics': 9902 } });
+    assert.notEqual(run.status, 0);
+    assert.match(
+      run.stderr,
+      /sidecar\.ports: api \(9901\), health \(9902\) and metrics \(9902\) must all differ/,
+    );
   });
 
   it('the container port follows webhook.port', () => {

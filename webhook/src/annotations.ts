@@ -340,7 +340,9 @@ export function isOurAnnotation(key: string): boolean {
 /** The closest known key to a misspelt one, or undefined when nothing is close enough. */
 export function suggestAnnotation(key: string): string | undefined {
   const local = key.slice(ANNOTATION_DOMAIN.length);
-  const tail = local.includes('-') ? local.slice(local.indexOf('-') + 1) : '<name>';
+  // "rds_orders" and "rds-orders" share the tail "orders".
+  const sep = local.search(/[-_]/);
+  const tail = sep >= 0 ? local.slice(sep + 1) : '<name>';
   const candidates = [
     ...ANNOTATIONS.filter((a) => a.match === 'exact').flatMap((a) => a.keys),
     `${RDS_PREFIX}${tail}`,

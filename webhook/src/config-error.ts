@@ -1,3 +1,7 @@
+import { redactValue, scrubSecrets } from './redact.ts';
+
+export { REDACTED } from './redact.ts';
+
 /**
  * Coded configuration errors. Spec resolution collects all of them (never stops at the first) so one
  * denial tells the user everything to fix; tests assert the codes, users read the rendered message.
@@ -46,9 +50,10 @@ export interface ConfigError {
   fix: string;
 }
 
-/** Stands in for anything that may be a secret (a password, a session token). */
-export const REDACTED = '<redacted>';
-
+/**
+ * The one way to make a ConfigError. `value` is the raw user input: it is redacted here (redact.ts),
+ * and any secret found in it is also cut out of `message` and `fix`, which may quote parts of it.
+ */
 export function configError(
   code: ConfigErrorCode,
   annotation: string,
@@ -56,7 +61,14 @@ export function configError(
   message: string,
   fix: string,
 ): ConfigError {
-  return { code, annotation, value, message, fix };
+  const { shown, secrets } = redactValue(value);
+  return {
+    code,
+    annotation,
+    value: shown,
+    message: scrubSecrets(message, secrets),
+    fix: scrubSecrets(fix, secrets),
+  };
 }
 
 /**

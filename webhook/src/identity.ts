@@ -14,6 +14,8 @@ export const AWS_CONTAINER_CREDENTIALS_FULL_URI = 'AWS_CONTAINER_CREDENTIALS_FUL
 export const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE';
 export const WEB_IDENTITY_ENV: readonly string[] = [AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE];
 export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
+export const AWS_REGION = 'AWS_REGION';
+export const AWS_DEFAULT_REGION = 'AWS_DEFAULT_REGION';
 
 /** Addresses of the EKS Pod Identity Agent (IPv4 and IPv6 link-local). */
 const EKS_POD_IDENTITY_AGENT = /^http:\/\/(169\.254\.170\.23|\[fd00:ec2::23\])(:\d+)?\//;
@@ -27,6 +29,12 @@ export interface PodIdentity {
   env: EnvVar[];
   /** Projected-token mounts to give the sidecar. */
   mounts: VolumeMount[];
+  /**
+   * AWS_REGION (and AWS_DEFAULT_REGION) of the container the identity came from: the EKS webhook
+   * sets them to the cluster's region, where STS is reachable (a private cluster may have only an
+   * STS VPC endpoint there). Empty when that container has none.
+   */
+  region: EnvVar[];
 }
 
 function envValue(container: Container, name: string): string | undefined {
@@ -57,7 +65,7 @@ function appContainers(pod: Pod): Container[] {
  * copied back into the sidecar.
  */
 export function findPodIdentity(pod: Pod): PodIdentity {
-  const identity: PodIdentity = { env: [], mounts: [] };
+  const identity: PodIdentity = { env: [], mounts: [], region: [] };
   const containers = appContainers(pod);
   const irsa = containers.find((c) => envValue(c, AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined);
   if (irsa) {
@@ -80,14 +88,47 @@ export function findPodIdentity(pod: Pod): PodIdentity {
     if (mount && !identity.mounts.some((m) => m.name === mount.name))
       identity.mounts.push(structuredClone(mount));
   }
+  const source = irsa ?? podIdentity;
+  if (source) identity.region = regionEnv(source);
   return identity;
 }
 
-/** Adds identity env and mounts the sidecar container lacks (by name); edits `sidecar` in place. */
+/** AWS_REGION (from AWS_DEFAULT_REGION when only that is set; the JS SDK reads AWS_REGION) and AWS_DEFAULT_REGION. */
+function regionEnv(container: Container): EnvVar[] {
+  // An empty value is no region (the SDK would fail on it); the fallback stays then.
+  const set = (name: string) =>
+    container.env?.find((e) => e.name === name && (e.valueFrom !== undefined || (e.value ?? '') !== ''));
+  const region = set(AWS_REGION);
+  const fallback = set(AWS_DEFAULT_REGION);
+  const out: EnvVar[] = [];
+  if (region) out.push(structuredClone(region));
+  else if (fallback) out.push({ ...structuredClone(fallback), name: AWS_REGION });
+  if (fallback) out.push(structuredClone(fallback));
+  return out;
+}
+
+/**
+ * Adds identity env and mounts the sidecar container lacks (by name); edits `sidecar` in place. When
+ * identity env is newly given, the sidecar's region env becomes the identity container's (replacing
+ * the first target's region, the fallback). Only then: our own edits to app containers (web identity
+ * stripped for aws-credentials) can move the identity to another container on reinvocation, and the
+ * region must not follow it there, or admitting the result again would not be a no-op.
+ */
 export function giveIdentity(sidecar: Container, identity: PodIdentity): void {
+  const env = (sidecar.env ??= []);
+  let given = false;
   for (const entry of identity.env) {
-    const env = (sidecar.env ??= []);
-    if (!env.some((e) => e.name === entry.name)) env.push(structuredClone(entry));
+    if (!env.some((e) => e.name === entry.name)) {
+      env.push(structuredClone(entry));
+      given = true;
+    }
+  }
+  if (given) {
+    for (const entry of identity.region) {
+      const at = env.findIndex((e) => e.name === entry.name);
+      if (at < 0) env.push(structuredClone(entry));
+      else env[at] = structuredClone(entry);
+    }
   }
   for (const mount of identity.mounts) {
     const mounts = (sidecar.volumeMounts ??= []);

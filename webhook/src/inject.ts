@@ -10,7 +10,12 @@ import { ANN, STATUS_INJECTED } from './annotations.ts';
 import { injectAppContainer, pointContainerAtSidecar } from './app-containers.ts';
 import { findPodIdentity, giveIdentity, type PodIdentity } from './identity.ts';
 import type { Container, Pod } from './k8s-types.ts';
-import { isSelectedContainer, OWN_CONTAINER_NAMES } from './names.ts';
+import {
+  DEFAULT_CONTAINER_ANNOTATION,
+  INFRASTRUCTURE_CONTAINER_NAMES,
+  isSelectedContainer,
+  OWN_CONTAINER_NAMES,
+} from './names.ts';
 import { buildSidecarContainer } from './sidecar-container.ts';
 import { isInjected, type InjectionSpec } from './spec.ts';
 import { credentialsVolume } from './volumes.ts';
@@ -33,7 +38,8 @@ export function injectPod(pod: Pod, spec: InjectionSpec): InjectResult {
 function inject(out: Pod, spec: InjectionSpec, identity: PodIdentity): InjectResult {
   const warnings: string[] = [];
   const metadata = (out.metadata ??= {});
-  (metadata.annotations ??= {})[ANN.status] = STATUS_INJECTED;
+  const annotations = (metadata.annotations ??= {});
+  annotations[ANN.status] = STATUS_INJECTED;
 
   (out.spec.volumes ??= []).push(credentialsVolume());
 
@@ -55,9 +61,18 @@ function inject(out: Pod, spec: InjectionSpec, identity: PodIdentity): InjectRes
       buildSidecarContainer(spec, identity, 'legacy-init'),
       ...(out.spec.initContainers ?? []),
     ];
+    // kubectl logs/exec pick the first container unless told otherwise; keep that the app.
+    const app = defaultContainer(out.spec.containers);
+    if (app !== undefined) annotations[DEFAULT_CONTAINER_ANNOTATION] ??= app;
     out.spec.containers = [buildSidecarContainer(spec, identity, 'legacy'), ...out.spec.containers];
   }
   return { pod: out, warnings };
+}
+
+/** The first app container, skipping mesh proxies when there is another; undefined when none. */
+function defaultContainer(containers: Container[]): string | undefined {
+  const apps = containers.filter((c) => !OWN_CONTAINER_NAMES.includes(c.name));
+  return (apps.find((c) => !INFRASTRUCTURE_CONTAINER_NAMES.includes(c.name)) ?? apps[0])?.name;
 }
 
 function reconcile(out: Pod, spec: InjectionSpec, identity: PodIdentity): InjectResult {

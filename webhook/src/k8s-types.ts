@@ -143,6 +143,7 @@ export interface PodSpec {
   securityContext?: PodSecurityContext;
   serviceAccountName?: string;
   restartPolicy?: string;
+  hostNetwork?: boolean;
   [key: string]: unknown;
 }
 

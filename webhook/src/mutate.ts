@@ -8,6 +8,7 @@ import { renderDenialMessage, type ConfigError } from './config-error.ts';
 import { injectPod } from './inject.ts';
 import type { Pod } from './k8s-types.ts';
 import { diffToJsonPatch, type JsonPatchOperation } from './patch.ts';
+import { redactValue } from './redact.ts';
 import { isInjected, resolveSpec, type ServiceAccountInfo, type WebhookDefaults } from './spec.ts';
 
 export interface MutateInput {
@@ -32,7 +33,8 @@ export function mutatePod(input: MutateInput): MutateResult {
     if (inject !== undefined) {
       return {
         outcome: 'skipped',
-        reason: `${ANN.inject} is ${JSON.stringify(inject)}; only "true" opts the pod in`,
+        // The reason is logged: a value pasted into the wrong annotation must not leak from there.
+        reason: `${ANN.inject} is ${JSON.stringify(redactValue(inject).shown)}; only "true" opts the pod in`,
       };
     }
     const ours = Object.keys(annotations).filter(isOurAnnotation);

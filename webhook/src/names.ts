@@ -9,6 +9,8 @@ export const SIDECAR_CONTAINER_NAME = 'token-broker';
 export const SIDECAR_INIT_CONTAINER_NAME = 'token-broker-init';
 export const HEALTH_PORT_NAME = 'tb-health';
 export const METRICS_PORT_NAME = 'tb-metrics';
+/** Which container `kubectl logs/exec` use by default; set in legacy mode, where ours comes first. */
+export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 /** The volume size limit: a handful of small files (tokens, pgpass, JSON credentials). */
 export const VOLUME_SIZE_LIMIT = '4Mi';
 

@@ -23,6 +23,9 @@
  * | --sidecar-memory-limit               | TOKEN_BROKER_SIDECAR_MEMORY_LIMIT            | 128Mi ("none" clears it)       |
  * | --refresh-margin                     | TOKEN_BROKER_REFRESH_MARGIN                  | 120 (seconds, or "2m", "90s")  |
  * | --run-as-user                        | TOKEN_BROKER_RUN_AS_USER                     | BUILTIN_DEFAULTS               |
+ * | --sidecar-api-port                   | TOKEN_BROKER_SIDECAR_API_PORT                | 9901 (127.0.0.1 only)          |
+ * | --sidecar-health-port                | TOKEN_BROKER_SIDECAR_HEALTH_PORT             | 9902                           |
+ * | --sidecar-metrics-port               | TOKEN_BROKER_SIDECAR_METRICS_PORT            | 9903                           |
  *
  * The sidecar rows (also accepted by `token-broker inject`) are the defaults a pod annotation overrides.
  */
@@ -97,6 +100,21 @@ export const SIDECAR_DEFAULT_OPTIONS = {
     flag: 'run-as-user',
     env: 'TOKEN_BROKER_RUN_AS_USER',
     help: 'sidecar UID when the app UID is unknown',
+  },
+  apiPort: {
+    flag: 'sidecar-api-port',
+    env: 'TOKEN_BROKER_SIDECAR_API_PORT',
+    help: 'sidecar API port on 127.0.0.1, 1024..65535 (default 9901)',
+  },
+  healthPort: {
+    flag: 'sidecar-health-port',
+    env: 'TOKEN_BROKER_SIDECAR_HEALTH_PORT',
+    help: 'sidecar /healthz, /readyz port, 1024..65535 (default 9902)',
+  },
+  metricsPort: {
+    flag: 'sidecar-metrics-port',
+    env: 'TOKEN_BROKER_SIDECAR_METRICS_PORT',
+    help: 'sidecar /metrics port, 1024..65535 (default 9903)',
   },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -233,7 +251,46 @@ export function resolveInjectionDefaults(
     else problems.push(problemFrom(parsed, found.source) ?? '');
   }
   checkRequestWithinLimit(defaults, problems);
+  resolveSidecarPorts(get, defaults, problems);
   return defaults;
+}
+
+/**
+ * The sidecar's ports: unprivileged (it runs as non-root with no capabilities) and distinct (one
+ * process listens on all three). Two flags naming the same port is reported once, naming both.
+ */
+function resolveSidecarPorts(get: Lookup, defaults: WebhookDefaults, problems: string[]): void {
+  const o = SIDECAR_DEFAULT_OPTIONS;
+  const fields = [
+    ['apiPort', o.apiPort],
+    ['healthPort', o.healthPort],
+    ['metricsPort', o.metricsPort],
+  ] as const;
+  const sources: Partial<Record<(typeof fields)[number][0], string>> = {};
+  for (const [field, spec] of fields) {
+    const found = get(spec);
+    if (!found) continue;
+    const n = /^\d{1,5}$/.test(found.value) ? Number(found.value) : NaN;
+    if (n >= 1024 && n <= 65535) {
+      defaults[field] = n;
+      sources[field] = found.source;
+    } else {
+      problems.push(
+        `${found.source}=${JSON.stringify(found.value)}: must be a port number 1024..65535 (the sidecar runs as non-root)`,
+      );
+    }
+  }
+  for (let i = 0; i < fields.length; i++) {
+    for (let j = i + 1; j < fields.length; j++) {
+      const [a, specA] = fields[i] as (typeof fields)[number];
+      const [b, specB] = fields[j] as (typeof fields)[number];
+      if (defaults[a] !== defaults[b]) continue;
+      const name = (field: typeof a, spec: OptionSpec) => sources[field] ?? `--${spec.flag} (default)`;
+      problems.push(
+        `${name(a, specA)} and ${name(b, specB)} are both ${defaults[a]}: the sidecar's API, health and metrics ports must differ`,
+      );
+    }
+  }
 }
 
 function checkRequestWithinLimit(defaults: WebhookDefaults, problems: string[]): void {

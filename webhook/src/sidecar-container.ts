@@ -12,7 +12,7 @@ import {
   SIDECAR_CONFIG_ENV,
   type SidecarConfig,
 } from '../../contract/sidecar-config.ts';
-import { giveIdentity, type PodIdentity } from './identity.ts';
+import { AWS_REGION, giveIdentity, type PodIdentity } from './identity.ts';
 import type { Container, EnvVar, Probe, ResourceRequirements } from './k8s-types.ts';
 import {
   HEALTH_PORT_NAME,
@@ -42,9 +42,11 @@ function sidecarEnv(spec: InjectionSpec): EnvVar[] {
     { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
   ];
-  // Default region for the sidecar's own STS client; each target carries its own region anyway.
+  // Region of the sidecar's own STS client. giveIdentity replaces it with the region the EKS webhook
+  // gave the app (the cluster's, where STS is reachable); the first target's is only the fallback.
+  // RDS tokens are signed with each target's own region regardless.
   const region = spec.targets[0]?.region;
-  if (region !== undefined) env.push({ name: 'AWS_REGION', value: region });
+  if (region !== undefined) env.push({ name: AWS_REGION, value: region });
   env.push({ name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' });
   return env;
 }
@@ -106,7 +108,9 @@ export function buildSidecarContainer(
     // Native: later init containers and the app start only once credentials are fresh (up to ~2 min).
     // Plain init containers may not have probes, hence none for legacy-init.
     container.startupProbe = probe('/readyz', 1, 120);
-    container.readinessProbe = probe('/readyz', 5, 3);
+    // No readinessProbe: it would tie every replica's Service readiness to STS, so an STS hiccup near
+    // expiry - margin would pull all replicas out of their Services although pooled database
+    // connections still work. Staleness is alerted on from the sidecar's metrics instead.
     container.livenessProbe = probe('/healthz', 10, 3);
   }
   container.volumeMounts = [{ name: VOLUME_NAME, mountPath: spec.directory }];

@@ -504,16 +504,33 @@ function contextWarnings(
   if (spec.mode === 'legacy' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(
       `legacy sidecar mode with restartPolicy ${restartPolicy}: the sidecar container keeps running after the app exits, ` +
-        'so the pod never completes unless the app calls POST /quitquitquit; use sidecar-mode native (Kubernetes >= 1.29)',
+        'so the pod never completes unless the app, when done, calls POST $TOKEN_BROKER_URL/quitquitquit with the header ' +
+        '"Authorization: $(cat $TOKEN_BROKER_AUTH_TOKEN_FILE)" (e.g. curl -fsS -X POST -H "Authorization: $(cat $TOKEN_BROKER_AUTH_TOKEN_FILE)" ' +
+        '"$TOKEN_BROKER_URL/quitquitquit"); or use sidecar-mode native (Kubernetes >= 1.29)',
     );
   }
-  const ours = [spec.apiPort, spec.healthPort, spec.metricsPort];
+  const ports: [number, string, string][] = [
+    [spec.apiPort, 'API', '--sidecar-api-port'],
+    [spec.healthPort, 'health', '--sidecar-health-port'],
+    [spec.metricsPort, 'metrics', '--sidecar-metrics-port'],
+  ];
+  if (pod.spec?.hostNetwork === true) {
+    // A warning, not a denial: a host-network DaemonSet (one pod per node) works, and denying would
+    // leave such pods no way to use token-broker at all.
+    warnings.push(
+      `hostNetwork: true: the sidecar listens on ports ${ports.map(([p]) => p).join(', ')} in the node's network namespace, ` +
+        'so it cannot start on a node where another process or another injected host-network pod uses them, and its API ' +
+        "(127.0.0.1, auth token required) is reachable from the node's loopback; run the pod without hostNetwork, or set " +
+        'free ports with the webhook flags --sidecar-api-port, --sidecar-health-port, --sidecar-metrics-port (chart: sidecar.ports)',
+    );
+  }
   for (const c of all.filter((x) => !OWN_CONTAINER_NAMES.includes(x.name))) {
     for (const p of c.ports ?? []) {
-      if (ours.includes(p.containerPort)) {
+      const clash = ports.find(([port]) => port === p.containerPort);
+      if (clash) {
         warnings.push(
-          `container "${c.name}" declares port ${p.containerPort}, which the token-broker sidecar also listens on; ` +
-            'change the webhook port flags or the app port',
+          `container "${c.name}" declares port ${p.containerPort}, which the token-broker sidecar's ${clash[1]} server listens on ` +
+            `(ports are shared within a pod); change the app's port or the webhook's ${clash[2]} flag (chart: sidecar.ports.${clash[1] === 'API' ? 'api' : clash[1]})`,
         );
       }
     }

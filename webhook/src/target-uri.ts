@@ -2,11 +2,12 @@
  * Parses the target annotations (`token-broker.io/rds-<name>`, `token-broker.io/mongo-<name>`) into
  * the contract's RdsTarget / MongoTarget. URIs are split by hand: a mongodb:// seed list is not a
  * WHATWG URL, and hand-splitting lets every error name exactly what is wrong without ever echoing a
- * password (all error values go through redactTargetUri).
+ * password (configError() redacts every value it is given).
  */
 
 import type { MongoScheme, MongoTarget, RdsEngine, RdsTarget } from '../../contract/sidecar-config.ts';
-import { configError, REDACTED, type ConfigError, type ConfigErrorCode } from './config-error.ts';
+import { configError, type ConfigError, type ConfigErrorCode } from './config-error.ts';
+import { redactUri, SECRET_QUERY_KEYS } from './redact.ts';
 import { editDistance } from './annotations.ts';
 
 export interface TargetParse<T> {
@@ -26,52 +27,14 @@ const IPV4_PATTERN = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[
 const AWS_ENDPOINT_REGION =
   /\.([a-z]{2}(?:-[a-z]+){1,3}-\d{1,2})\.(?:rds|docdb|docdb-elastic)\.amazonaws\.com(?:\.cn)?\.?$/;
 
-/** Query keys whose values may be secrets; their values are redacted wherever a URI is shown. */
-const SECRET_QUERY_KEYS = new Set([
-  'password',
-  'authmechanismproperties',
-  'tlscertificatekeyfilepassword',
-  'sslpassword',
-]);
 const TARGET_QUERY_KEYS = ['region', 'role', 'externalId'] as const;
 
 const DEFAULT_PORTS: Record<RdsEngine, number> = { postgres: 5432, mysql: 3306 };
 const MONGO_DEFAULT_PORT = 27017;
 
-/**
- * The URI as it may be shown in an error: the password in the user-info and the values of secret
- * query keys are replaced by REDACTED. When the user-info looks malformed it is redacted whole.
- */
+/** The URI as it may be shown in an error (redact.ts); configError() applies it to every value. */
 export function redactTargetUri(value: string): string {
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)/.exec(value)?.[1] ?? '';
-  const rest = value.slice(scheme.length);
-  const at = rest.lastIndexOf('@');
-  let shown = rest;
-  if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
-    const plainUser = /^[A-Za-z0-9._~%+-]*$/.test(user);
-    // Without a scheme the split is a guess: hide the whole user-info.
-    const shownUserinfo = !plainUser || !scheme ? REDACTED : colon >= 0 ? `${user}:${REDACTED}` : user;
-    shown = `${shownUserinfo}@${rest.slice(at + 1)}`;
-  }
-  const q = shown.indexOf('?');
-  if (q >= 0) {
-    const query = shown
-      .slice(q + 1)
-      .split('&')
-      .map((pair) => {
-        const eq = pair.indexOf('=');
-        const key = safeDecode(eq >= 0 ? pair.slice(0, eq) : pair) ?? pair;
-        return SECRET_QUERY_KEYS.has(key.toLowerCase())
-          ? `${pair.slice(0, eq >= 0 ? eq : pair.length)}=${REDACTED}`
-          : pair;
-      })
-      .join('&');
-    shown = `${shown.slice(0, q)}?${query}`;
-  }
-  return scheme + shown;
+  return redactUri(value);
 }
 
 interface SplitUri {
@@ -136,21 +99,18 @@ function partitionOf(region: string): string {
   return 'aws';
 }
 
-/** Collects errors for one target annotation; every error shows the redacted URI. */
+/** Collects errors for one target annotation; configError() redacts the URI each one shows. */
 class Collector {
   readonly errors: ConfigError[] = [];
   readonly warnings: string[] = [];
-  readonly shown: string;
 
   constructor(
     readonly key: string,
-    value: string,
-  ) {
-    this.shown = redactTargetUri(value);
-  }
+    readonly value: string,
+  ) {}
 
   add(code: ConfigErrorCode, message: string, fix: string): void {
-    this.errors.push(configError(code, this.key, this.shown, message, fix));
+    this.errors.push(configError(code, this.key, this.value, message, fix));
   }
 }
 

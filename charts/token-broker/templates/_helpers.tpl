@@ -97,6 +97,20 @@ app.kubernetes.io/part-of: token-broker
 {{- end -}}
 {{- end -}}
 
+{{/*
+Sidecar mode: the value when set; else native on Kubernetes >= 1.29 (restartable init containers), legacy
+before, where the API server drops restartPolicy and a native sidecar never lets the pod leave Init.
+*/}}
+{{- define "token-broker.sidecarMode" -}}
+{{- if .Values.sidecar.mode -}}
+{{- .Values.sidecar.mode -}}
+{{- else if semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version -}}
+native
+{{- else -}}
+legacy
+{{- end -}}
+{{- end -}}
+
 {{- define "token-broker.serviceHost" -}}
 {{- printf "%s.%s.svc" (include "token-broker.webhookName" .) .Release.Namespace -}}
 {{- end -}}

@@ -18,7 +18,14 @@ import { parseSidecarConfig, SIDECAR_CONFIG_ENV } from '../../../contract/sideca
 import type { Pod } from '../../../webhook/src/k8s-types.ts';
 import { mutatePod, type MutateInput, type MutateResult } from '../../../webhook/src/mutate.ts';
 import { mergeDefaults, type DefaultsOverrides } from '../../../webhook/src/spec.ts';
-import { applyJsonPatch, asJson, deepFreeze, validatePod } from './support.ts';
+import {
+  applyJsonPatch,
+  asJson,
+  assertInjectedStrict,
+  assertKnownFields,
+  deepFreeze,
+  validatePod,
+} from './support.ts';
 
 const FIXTURES = new URL('../../fixtures/pods/', import.meta.url);
 const TEST_PREFIX = 'test.token-broker.io/';
@@ -130,6 +137,9 @@ for (const name of cases) {
     // The patch, applied by an independent implementation, yields exactly the returned pod.
     assert.deepEqual(applyJsonPatch(input.pod, result.patch), asJson(result.pod));
     validatePod(result.pod);
+    assertInjectedStrict(result.pod);
+    // Fixture pods use only real fields, so the whole result must too (user containers included).
+    assertKnownFields(asJson(result.pod), 'V1Pod', 'pod');
     for (const c of [...(result.pod.spec.initContainers ?? []), ...result.pod.spec.containers]) {
       const config = c.env?.find((e) => e.name === SIDECAR_CONFIG_ENV)?.value;
       if (config !== undefined) parseSidecarConfig(config);

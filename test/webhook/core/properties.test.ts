@@ -11,7 +11,7 @@ import type { Container, EnvVar, Pod, Volume, VolumeMount } from '../../../webho
 import { mutatePod } from '../../../webhook/src/mutate.ts';
 import { isSelectedContainer } from '../../../webhook/src/names.ts';
 import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
-import { applyJsonPatch, asJson, deepFreeze, validatePod } from './support.ts';
+import { applyJsonPatch, asJson, assertInjectedStrict, deepFreeze, validatePod } from './support.ts';
 
 const TARGETS: Record<string, string> = {
   'rds-invoicing': 'postgres://invoicingdbuser@invoicing.cluster-abc.eu-west-1.rds.amazonaws.com/invoicingdb',
@@ -179,6 +179,7 @@ test('property: injection is idempotent, reproducible by its patch, and keeps ev
       // The patch reproduces the result, and the result is a valid Pod.
       assert.deepEqual(applyJsonPatch(input, result.patch), asJson(result.pod));
       validatePod(result.pod);
+      assertInjectedStrict(result.pod);
 
       // Idempotent.
       const again = mutatePod({

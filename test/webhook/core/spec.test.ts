@@ -250,3 +250,43 @@ test('a pod without containers (e.g. a malformed AdmissionReview) is denied, not
     ['no-containers'],
   );
 });
+
+describe('sidecar port warnings', () => {
+  const base = { 'token-broker.io/rds-db': PG };
+  const uid = { securityContext: { runAsUser: 1000 } };
+  test('an app container declaring a sidecar port: warning naming the server and the flag', () => {
+    const p = pod(base, {
+      ...uid,
+      containers: [
+        { name: 'app', image: 'app:1', ports: [{ containerPort: 9903 }, { containerPort: 8080 }] },
+      ],
+    });
+    const { warnings } = ok(resolveSpec(p, 'ns', BUILTIN_DEFAULTS));
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0] ?? '',
+      /container "app" declares port 9903, which the token-broker sidecar's metrics server listens on .*--sidecar-metrics-port flag \(chart: sidecar\.ports\.metrics\)/,
+    );
+  });
+  test('the warning follows the configured ports', () => {
+    const p = pod(base, {
+      ...uid,
+      containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 9903 }] }],
+    });
+    const moved = mergeDefaults({ metricsPort: 19903 });
+    assert.deepEqual(ok(resolveSpec(p, 'ns', moved)).warnings, []);
+    const clash = mergeDefaults({ apiPort: 9903, metricsPort: 19903 });
+    assert.match(
+      ok(resolveSpec(p, 'ns', clash)).warnings[0] ?? '',
+      /API server listens on .*--sidecar-api-port/,
+    );
+  });
+  test('hostNetwork: a warning with the ports in use', () => {
+    const { warnings } = ok(resolveSpec(pod(base, { ...uid, hostNetwork: true }), 'ns', BUILTIN_DEFAULTS));
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0] ?? '',
+      /^hostNetwork: true: the sidecar listens on ports 9901, 9902, 9903 in the node's/,
+    );
+  });
+});

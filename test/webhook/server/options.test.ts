@@ -147,6 +147,34 @@ void describe('webhook options', () => {
     });
   });
 
+  void it('sidecar ports: flag or env, 1024..65535, all different', () => {
+    const options = parseWebhookOptions(['--sidecar-api-port', '19901'], {
+      TOKEN_BROKER_SIDECAR_HEALTH_PORT: '19902',
+      TOKEN_BROKER_SIDECAR_METRICS_PORT: '19903',
+    });
+    assert.deepEqual(
+      [options.defaults.apiPort, options.defaults.healthPort, options.defaults.metricsPort],
+      [19901, 19902, 19903],
+    );
+    const bad = problems(['--sidecar-api-port', '80', '--sidecar-health-port', 'http'], {
+      TOKEN_BROKER_SIDECAR_METRICS_PORT: '70000',
+    }).join('\n');
+    assert.match(bad, /--sidecar-api-port="80": must be a port number 1024..65535/);
+    assert.match(bad, /--sidecar-health-port="http": must be a port number 1024..65535/);
+    assert.match(bad, /TOKEN_BROKER_SIDECAR_METRICS_PORT="70000": must be a port number 1024..65535/);
+    assert.deepEqual(problems(['--sidecar-metrics-port', '9902']), [
+      '--sidecar-health-port (default) and --sidecar-metrics-port are both 9902: ' +
+        "the sidecar's API, health and metrics ports must differ",
+    ]);
+    assert.match(
+      problems([], { TOKEN_BROKER_SIDECAR_API_PORT: '9999', TOKEN_BROKER_SIDECAR_HEALTH_PORT: '9999' }).join(
+        '',
+      ),
+      /TOKEN_BROKER_SIDECAR_API_PORT and TOKEN_BROKER_SIDECAR_HEALTH_PORT are both 9999/,
+    );
+    assert.match(WEBHOOK_USAGE, /--sidecar-metrics-port .*\[\$TOKEN_BROKER_SIDECAR_METRICS_PORT\]/);
+  });
+
   void it('durations', () => {
     assert.equal(parseDurationMs('60'), 60_000);
     assert.equal(parseDurationMs('1.5s'), 1_500);
