@@ -29,3 +29,39 @@ export function toContainerCredentials(credentials: TemporaryCredentials): Conta
 export function renderCredentialsJson(credentials: TemporaryCredentials): string {
   return `${JSON.stringify(toContainerCredentials(credentials))}\n`;
 }
+
+/**
+ * Reads back a `<name>.credentials.json` written earlier; undefined unless every field is present
+ * and Expiration is a UTC timestamp (so its validity can be established).
+ */
+export function parseCredentialsJson(text: string): TemporaryCredentials | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { AccessKeyId, SecretAccessKey, Token, Expiration } = raw as Partial<
+    Record<keyof ContainerCredentialsJson, unknown>
+  >;
+  if (
+    typeof AccessKeyId !== 'string' ||
+    AccessKeyId === '' ||
+    typeof SecretAccessKey !== 'string' ||
+    SecretAccessKey === '' ||
+    typeof Token !== 'string' ||
+    typeof Expiration !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(Expiration)
+  ) {
+    return undefined;
+  }
+  const expiresAt = Date.parse(Expiration);
+  if (!Number.isFinite(expiresAt)) return undefined;
+  return {
+    accessKeyId: AccessKeyId,
+    secretAccessKey: SecretAccessKey,
+    sessionToken: Token === '' ? undefined : Token,
+    expiresAt,
+  };
+}

@@ -73,6 +73,33 @@ export async function listenTcp(handler: Handler, host: string, port: number): P
   return server;
 }
 
+/** What listening on `::` fails with on a host (or pod) without IPv6. */
+const NO_IPV6_CODES = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
+
+/**
+ * Listens for kubelet and Prometheus: on `::` (dual stack: IPv6 and IPv4-mapped) by default, falling
+ * back to 0.0.0.0 when the host has no IPv6. Any other host is used as given.
+ */
+export async function listenPublic(
+  handler: Handler,
+  host: string,
+  port: number,
+  listen: typeof listenTcp = listenTcp,
+): Promise<Server> {
+  try {
+    return await listen(handler, host, port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (host !== '::' || code === undefined || !NO_IPV6_CODES.has(code)) throw error;
+    return listen(handler, '0.0.0.0', port);
+  }
+}
+
+/** The address a server is bound to (e.g. `::` or `0.0.0.0`). */
+export function boundAddress(server: Server): string {
+  return (server.address() as AddressInfo).address;
+}
+
 export function boundPort(server: Server): number {
   return (server.address() as AddressInfo).port;
 }

@@ -44,11 +44,25 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
-const SCRUBBERS: [RegExp, string][] = [
-  [/(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s"']+/gi, '$1[redacted]'],
+type Scrubber = [RegExp, string | ((match: string) => string)];
+
+/** A lowercase absolute path (a file in the token-broker directory): kept, it is the useful part. */
+const PLAIN_PATH = /^\/[a-z0-9._/-]+$/;
+
+const SCRUBBERS: Scrubber[] = [
+  // User info of a URI (a Mongo URI carries the key id and the secret there).
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s"']*@/gi, '$1[redacted]@'],
+  // Named secret parameters of presigned URLs, URIs and query strings, encoded or not.
+  [
+    /((?:X-Amz-(?:Signature|Security-Token|Credential)|AWS_SESSION_TOKEN|SessionToken|SecretAccessKey|Token|password)[=:])[^&\s"',;]+/gi,
+    '$1[redacted]',
+  ],
   [/\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b/g, '[redacted-key-id]'],
-  // Long base64/hex runs: secret keys, session tokens, signatures, JWTs.
-  [/[A-Za-z0-9+/=_-]{32,}(?:\.[A-Za-z0-9+/=_-]{8,})*/g, '[redacted]'],
+  // Long base64/hex/percent-encoded runs: secret keys, session tokens, signatures, JWTs.
+  [
+    /[A-Za-z0-9+/=_%-]{32,}(?:\.[A-Za-z0-9+/=_%-]{8,})*/g,
+    (run) => (PLAIN_PATH.test(run) ? run : '[redacted]'),
+  ],
 ];
 
 const MAX_MESSAGE = 400;
@@ -56,7 +70,12 @@ const MAX_MESSAGE = 400;
 /** Removes anything that looks like a secret from free text (error messages from libraries). */
 export function scrubText(text: string): string {
   let out = text;
-  for (const [pattern, replacement] of SCRUBBERS) out = out.replace(pattern, replacement);
+  for (const [pattern, replacement] of SCRUBBERS) {
+    out =
+      typeof replacement === 'string'
+        ? out.replace(pattern, replacement)
+        : out.replace(pattern, (m) => replacement(m));
+  }
   return out.length > MAX_MESSAGE ? `${out.slice(0, MAX_MESSAGE)}...` : out;
 }
 

@@ -12,7 +12,7 @@ import { createApiHandler, statusDocument } from './api-server.ts';
 import { hintFor } from './error-class.ts';
 import { ensureAuthToken, nodeFileOps, type FileOps } from './files.ts';
 import { createHealthHandler } from './health-server.ts';
-import { boundPort, closeServer, listenTcp, listenUnix } from './http.ts';
+import { boundAddress, boundPort, closeServer, listenPublic, listenTcp, listenUnix } from './http.ts';
 import {
   createBaseProvider,
   createCredentialFetcher,
@@ -30,12 +30,13 @@ import { isReservedMongoOption } from './mongo-uri.ts';
 import { parseSidecarOptions, type Env, type SidecarOptions } from './options.ts';
 import { FilePublisher } from './publisher.ts';
 import { makeRdsToken, sdkRdsSigner, type RdsSigner } from './rds-token.ts';
+import { readPreviousValues } from './restore.ts';
 import { systemTimers, TargetRefresher, type RefreshEvents, type Timers } from './refresher.ts';
 
 export interface ListenOverrides {
   /** Host of the credentials API (default 127.0.0.1). */
   apiHost?: string;
-  /** Host of the health and metrics ports (default: options.listenHost, 0.0.0.0). */
+  /** Host of the health and metrics ports (default: options.listenHost, `::` dual stack). */
   publicHost?: string;
   /** Ports; 0 picks a free one (tests). Default: from the config. */
   apiPort?: number;
@@ -108,11 +109,15 @@ function defaultFetchers(options: SidecarOptions, env: Env, deps: SidecarDeps, n
     });
 }
 
+/** Told after every refresh cycle of a target, once logs and metrics have seen it. */
+type CycleListener = (target: Target, ok: boolean) => void;
+
 async function buildCore(
   options: SidecarOptions,
   env: Env,
   deps: SidecarDeps,
   logger: Logger,
+  onCycle: CycleListener = () => undefined,
 ): Promise<Core> {
   const timers = deps.timers ?? systemTimers;
   const random = deps.random ?? Math.random;
@@ -145,7 +150,7 @@ async function buildCore(
       }),
     defaultMetrics: deps.defaultMetrics,
   });
-  const events = refreshEvents(metrics, logger, timers);
+  const events = refreshEvents(metrics, logger, timers, onCycle);
   for (const target of config.targets) {
     refreshers.set(
       target.name,
@@ -166,10 +171,52 @@ async function buildCore(
   }
   // Counters exist from the start (zero) once the refreshers are known.
   metrics.initTargets(config.targets);
+  await restorePrevious(options, publisher, refreshers, logger, timers.now(), fileOps);
   return { logger, publisher, refreshers, metrics, authToken };
 }
 
-function refreshEvents(metrics: SidecarMetrics, logger: Logger, timers: Timers): RefreshEvents {
+/** A restart in place: still-valid files of the previous run stay served until refreshed. */
+async function restorePrevious(
+  options: SidecarOptions,
+  publisher: FilePublisher,
+  refreshers: Map<string, TargetRefresher>,
+  logger: Logger,
+  now: number,
+  fileOps: FileOps,
+): Promise<void> {
+  const outcomes = await readPreviousValues(options.config, now, fileOps);
+  const restored = outcomes.flatMap((o) => ('value' in o ? [o] : []));
+  for (const o of outcomes) {
+    if ('skipped' in o) {
+      if (o.skipped !== 'absent') {
+        logger.info(
+          { target: o.target.name, reason: o.skipped },
+          `files of target "${o.target.name}" from a previous run are not reused (${o.skipped}); the first refresh replaces them`,
+        );
+      }
+      continue;
+    }
+    refreshers.get(o.target.name)?.restore(o.value);
+  }
+  if (restored.length === 0) return;
+  await publisher.restore(restored);
+  logger.info(
+    {
+      targets: restored.map((o) => ({
+        target: o.target.name,
+        expiresAt: new Date(o.value.expiresAt).toISOString(),
+      })),
+    },
+    'serving still-valid credentials from a previous run until they are refreshed',
+  );
+}
+
+function refreshEvents(
+  metrics: SidecarMetrics,
+  logger: Logger,
+  timers: Timers,
+  onCycle: CycleListener,
+): RefreshEvents {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     attempt: (target) => metrics.refreshAttempt(target),
@@ -184,6 +231,7 @@ function refreshEvents(metrics: SidecarMetrics, logger: Logger, timers: Timers):
       };
       if (info.credentialsFetched) logger.info(fields, `refreshed credentials for target "${target.name}"`);
       else logger.debug(fields, `re-signed token for target "${target.name}" from cached credentials`);
+      onCycle(target, true);
     },
     failure: (target, info) => {
       metrics.refreshFailure(target, info.errorClass, info.durationMs);
@@ -204,16 +252,25 @@ function refreshEvents(metrics: SidecarMetrics, logger: Logger, timers: Timers):
           : `refresh of target "${target.name}" failed (${info.errorClass}); serving last-known-good until ${iso(serving)}`;
       if (serving === undefined || serving - timers.now() < 5 * 60_000) logger.error(fields, msg);
       else logger.warn(fields, msg);
+      onCycle(target, false);
     },
   };
 }
 
-/** `--once`: every target fetched and written, or a non-zero exit naming what failed. */
+/**
+ * `--once`: every target fetched and written, or a non-zero exit naming what failed. A failed target
+ * is retried with the refresher's own backoff until `onceTimeoutMs` after the start (one STS throttle
+ * at pod start must not fail a Job); a retry that would start later is not made. A value restored
+ * from a previous run does not count: each target needs a refresh of its own in this run.
+ */
 export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDeps = {}): Promise<number> {
   const logger = createLogger(options.logLevel, deps.logDestination);
+  const timers = deps.timers ?? systemTimers;
+  const written = new Set<string>();
+  let onCycle: CycleListener = () => undefined;
   let core: Core;
   try {
-    core = await buildCore(options, env, deps, logger);
+    core = await buildCore(options, env, deps, logger, (target, ok) => onCycle(target, ok));
   } catch (error) {
     logger.fatal(
       { error: describeError(error) },
@@ -222,10 +279,26 @@ export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDe
     return 1;
   }
   const refreshers = [...core.refreshers.values()];
-  await Promise.all(refreshers.map((r) => r.refreshNow()));
-  for (const r of refreshers) r.stop();
+  const deadline = timers.now() + options.onceTimeoutMs;
+  await new Promise<void>((resolve) => {
+    const settled = new Set<string>();
+    onCycle = (target, ok) => {
+      const r = core.refreshers.get(target.name);
+      if (r === undefined) return;
+      if (ok) written.add(target.name);
+      // The refresher has already scheduled its next attempt: keep it only for a failure, in time.
+      if (ok || (r.status().nextRefreshAt ?? Infinity) > deadline) {
+        r.stop();
+        settled.add(target.name);
+      }
+      if (settled.size === refreshers.length) resolve();
+    };
+    if (refreshers.length === 0) resolve();
+    // The first attempt at once; retries come from each refresher's own timer.
+    for (const r of refreshers) void r.refreshNow();
+  });
   await core.publisher.idle();
-  const failed = refreshers.filter((r) => r.current() === undefined);
+  const failed = refreshers.filter((r) => !written.has(r.target.name));
   if (failed.length === 0) {
     logger.info(
       { targets: refreshers.length },
@@ -233,12 +306,19 @@ export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDe
     );
     return 0;
   }
+  const waited = `${Math.round(options.onceTimeoutMs / 1000)} s`;
   for (const r of failed) {
     const s = r.status();
     const errorClass = s.lastErrorClass ?? 'other';
     logger.error(
-      { target: r.target.name, kind: r.target.kind, errorClass, hint: hintFor(errorClass) },
-      `token-broker sidecar --once: no credentials for target "${r.target.name}" (${errorClass}): ${hintFor(errorClass)}`,
+      {
+        target: r.target.name,
+        kind: r.target.kind,
+        errorClass,
+        hint: hintFor(errorClass),
+        attempts: s.consecutiveFailures,
+      },
+      `token-broker sidecar --once: no credentials for target "${r.target.name}" after ${s.consecutiveFailures} attempt(s) in ${waited} (${errorClass}): ${hintFor(errorClass)}`,
     );
   }
   return 1;
@@ -299,13 +379,13 @@ export async function startSidecar(
     );
     servers.push(apiServer);
     servers.push(await listenUnix(api, socketPath));
-    const healthServer = await listenTcp(
+    const healthServer = await listenPublic(
       health,
       listen.publicHost ?? options.listenHost,
       listen.healthPort ?? config.listen.healthPort,
     );
     servers.push(healthServer);
-    const metricsServer = await listenTcp(
+    const metricsServer = await listenPublic(
       metricsHandler,
       listen.publicHost ?? options.listenHost,
       listen.metricsPort ?? config.listen.metricsPort,
@@ -317,7 +397,12 @@ export async function startSidecar(
       metrics: boundPort(metricsServer),
     };
     logger.info(
-      { targets: config.targets.map((t) => t.name), ports, directory: config.directory },
+      {
+        targets: config.targets.map((t) => t.name),
+        ports,
+        publicHost: boundAddress(healthServer),
+        directory: config.directory,
+      },
       'token-broker sidecar started',
     );
     for (const r of refreshers.values()) r.start();

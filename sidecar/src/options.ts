@@ -14,9 +14,16 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const LOG_LEVEL_ENV = 'TOKEN_BROKER_LOG_LEVEL';
-/** Bind address of the health and metrics ports (`::` for IPv6 pods); the API stays on 127.0.0.1. */
+/** Bind address of the health and metrics ports; the API stays on 127.0.0.1. */
 export const LISTEN_HOST_ENV = 'TOKEN_BROKER_LISTEN_HOST';
-export const DEFAULT_LISTEN_HOST = '0.0.0.0';
+/**
+ * Dual stack: kubelet probes the pod's IP, which is IPv6 on an IPv6 cluster. A host without IPv6
+ * falls back to 0.0.0.0 (http.ts listenPublic).
+ */
+export const DEFAULT_LISTEN_HOST = '::';
+/** `--once`: how long failed targets are retried before the init container gives up. */
+export const ONCE_TIMEOUT_ENV = 'TOKEN_BROKER_ONCE_TIMEOUT';
+export const DEFAULT_ONCE_TIMEOUT_SECONDS = 60;
 
 export interface SidecarOptions {
   config: SidecarConfig;
@@ -24,6 +31,8 @@ export interface SidecarOptions {
   podNamespace: string;
   /** `--once`: fetch every target, write the files, exit. */
   once: boolean;
+  /** `--once`: retry failed targets (with backoff) until this long after the start; 0: one attempt. */
+  onceTimeoutMs: number;
   logLevel: LogLevel;
   /** Bind address of the health and metrics servers. */
   listenHost: string;
@@ -38,31 +47,51 @@ export class SidecarOptionsError extends Error {
   }
 }
 
-const USAGE = 'usage: token-broker sidecar [--once] [--log-level fatal|error|warn|info|debug|trace|silent]';
+const USAGE =
+  'usage: token-broker sidecar [--once [--once-timeout <seconds>]] [--log-level fatal|error|warn|info|debug|trace|silent]';
 
 interface Flags {
   once: boolean;
   logLevel: string | undefined;
+  onceTimeout: string | undefined;
 }
 
+const VALUE_FLAGS = { '--log-level': 'logLevel', '--once-timeout': 'onceTimeout' } as const;
+
 function parseArgv(argv: readonly string[]): Flags {
-  const flags: Flags = { once: false, logLevel: undefined };
+  const flags: Flags = { once: false, logLevel: undefined, onceTimeout: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--once') {
       flags.once = true;
-    } else if (arg === '--log-level') {
-      const value = argv[i + 1];
-      if (value === undefined) throw new SidecarOptionsError(`--log-level needs a value; ${USAGE}`);
-      flags.logLevel = value;
-      i++;
-    } else if (arg.startsWith('--log-level=')) {
-      flags.logLevel = arg.slice('--log-level='.length);
-    } else {
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (!Object.hasOwn(VALUE_FLAGS, name)) {
       throw new SidecarOptionsError(`unknown argument "${arg}"; ${USAGE}`);
     }
+    let value: string | undefined;
+    if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else {
+      value = argv[i + 1];
+      if (value === undefined) throw new SidecarOptionsError(`${name} needs a value; ${USAGE}`);
+      i++;
+    }
+    flags[VALUE_FLAGS[name as keyof typeof VALUE_FLAGS]] = value;
   }
   return flags;
+}
+
+function parseSeconds(value: string, source: string): number {
+  const trimmed = value.trim();
+  if (!/^\d{1,6}$/.test(trimmed)) {
+    throw new SidecarOptionsError(
+      `${source}: "${value}" is not a whole number of seconds; use e.g. ${DEFAULT_ONCE_TIMEOUT_SECONDS} (0: a single attempt)`,
+    );
+  }
+  return Number(trimmed) * 1000;
 }
 
 function parseLogLevel(value: string, source: string): LogLevel {
@@ -104,5 +133,22 @@ export function parseSidecarOptions(argv: readonly string[], env: Env): SidecarO
       `${LISTEN_HOST_ENV}: "${listenHost}" is not an IP address; use 0.0.0.0, :: or a pod IP`,
     );
   }
-  return Object.freeze({ config, podName, podNamespace, once: flags.once, logLevel, listenHost });
+  if (flags.onceTimeout !== undefined && !flags.once) {
+    throw new SidecarOptionsError(`--once-timeout applies to --once only; add --once or drop it; ${USAGE}`);
+  }
+  const onceTimeoutMs =
+    flags.onceTimeout !== undefined
+      ? parseSeconds(flags.onceTimeout, '--once-timeout')
+      : env[ONCE_TIMEOUT_ENV]?.trim()
+        ? parseSeconds(env[ONCE_TIMEOUT_ENV], ONCE_TIMEOUT_ENV)
+        : DEFAULT_ONCE_TIMEOUT_SECONDS * 1000;
+  return Object.freeze({
+    config,
+    podName,
+    podNamespace,
+    once: flags.once,
+    onceTimeoutMs,
+    logLevel,
+    listenHost,
+  });
 }

@@ -3,6 +3,7 @@
  * or `<name>.credentials.json` + `<name>.uri` for Mongo. Writes go through one queue so two targets
  * refreshing together never interleave their pgpass rewrites, and shutdown can wait for the queue.
  */
+import { join } from 'node:path';
 import {
   FILES,
   type MongoTarget,
@@ -40,6 +41,17 @@ export class FilePublisher {
     return run;
   }
 
+  /**
+   * Adopts values a previous run published (restore.ts) as if published now, so the next pgpass
+   * rewrite keeps their lines. Their own files are left as they are; a derived file (pgpass, `.uri`)
+   * that does not match them (a run stopped between two writes) is rewritten from them.
+   */
+  restore(values: readonly { target: Target; value: TargetValue }[]): Promise<void> {
+    const run = this.queue.then(() => this.reconcile(values));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Resolves when every queued write has finished. */
   idle(): Promise<void> {
     return this.queue;
@@ -66,6 +78,35 @@ export class FilePublisher {
       return;
     }
     throw new Error(`target ${target.name} is ${target.kind} but the value is ${value.kind}`);
+  }
+
+  private async reconcile(values: readonly { target: Target; value: TargetValue }[]): Promise<void> {
+    const dir = this.config.directory;
+    let postgres = false;
+    for (const { target, value } of values) {
+      if (target.kind === 'rds' && value.kind === 'rds' && target.engine === 'postgres') {
+        this.postgresTokens.set(target.name, value.token);
+        postgres = true;
+      } else if (target.kind === 'mongo' && value.kind === 'mongo') {
+        const uri = renderMongoUri(target, value.credentials);
+        if ((await this.readOrUndefined(FILES.mongoUri(target.name))) !== uri) {
+          await writeFileAtomic(dir, FILES.mongoUri(target.name), uri, SECRET_FILE_MODE, this.ops);
+        }
+      }
+    }
+    if (!postgres) return;
+    const pgpass = renderPgpass(this.pgpassEntries());
+    if ((await this.readOrUndefined(FILES.pgpass)) !== pgpass) {
+      await writeFileAtomic(dir, FILES.pgpass, pgpass, SECRET_FILE_MODE, this.ops);
+    }
+  }
+
+  private async readOrUndefined(name: string): Promise<string | undefined> {
+    try {
+      return await this.ops.readFile(join(this.config.directory, name));
+    } catch {
+      return undefined;
+    }
   }
 
   private async writeMongo(target: MongoTarget, value: MongoValue): Promise<void> {

@@ -64,3 +64,35 @@ export async function makeRdsToken(
   });
   return { kind: 'rds', token, expiresAt: rdsTokenExpiry(now, credentials.expiresAt) };
 }
+
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/**
+ * When a token read back from `<name>.token` stops being valid, from its own X-Amz-Date and
+ * X-Amz-Expires; undefined unless it is a complete presigned `connect` URL for exactly this target
+ * (host, port, db user, region). The expiry of the credentials that signed it is not in the token:
+ * this is an upper bound, which the sidecar's tokens reach unless their credentials expire sooner.
+ */
+export function rdsTokenValidUntil(target: RdsTarget, token: string): number | undefined {
+  const prefix = `${target.host}:${target.port}/?`;
+  if (!token.startsWith(prefix) || /\s/.test(token)) return undefined;
+  const query = new URLSearchParams(token.slice(prefix.length));
+  const scope = (query.get('X-Amz-Credential') ?? '').split('/');
+  if (
+    query.get('Action') !== 'connect' ||
+    query.get('DBUser') !== target.user ||
+    scope.length !== 5 ||
+    scope[2] !== target.region ||
+    scope[3] !== 'rds-db' ||
+    !query.get('X-Amz-Signature')
+  ) {
+    return undefined;
+  }
+  const date = query.get('X-Amz-Date') ?? '';
+  const expires = query.get('X-Amz-Expires') ?? '';
+  if (!AMZ_DATE.test(date) || !/^\d{1,5}$/.test(expires)) return undefined;
+  const signedAt = Date.parse(date.replace(AMZ_DATE, '$1-$2-$3T$4:$5:$6Z'));
+  if (!Number.isFinite(signedAt)) return undefined;
+  // Never trust more than RDS accepts, whatever the URL claims.
+  return signedAt + Math.min(Number(expires) * 1000, RDS_TOKEN_LIFETIME_MS);
+}

@@ -20,6 +20,11 @@ export const REFRESH_WINDOW_START = 0.5;
 export const REFRESH_WINDOW_END = 0.8;
 export const MIN_REFRESH_DELAY_MS = 1_000;
 export const MIN_RETRY_DELAY_MS = 100;
+/**
+ * An RDS token is re-signed from the same cached credentials only if the new one outlives the old one
+ * by at least this; less is not worth a cycle (the credentials refresh renews the token instead).
+ */
+export const MIN_RESIGN_GAIN_MS = 60_000;
 export const DEFAULT_BACKOFF_BASE_MS = 1_000;
 export const DEFAULT_BACKOFF_CAP_MS = 60_000;
 

@@ -5,7 +5,8 @@
  * the value handed to the app (for RDS a token signed from those credentials, 15 minutes at most;
  * for Mongo the credentials themselves). Each has its own refresh point from refresh-policy.ts; one
  * timer wakes the loop at the earlier one. An RDS token is re-signed from the cached credentials, so
- * with no failures STS sees exactly one call per credential lifetime.
+ * with no failures STS sees exactly one call per credential lifetime; a re-sign that would not extend
+ * the token's life (it already ends with its credentials) is left to the credentials refresh.
  *
  * On failure the last-known-good value stays served (and its files stay) until it expires; retries
  * back off with full jitter but never past the last chance (expiry - margin). When STS fails but the
@@ -19,9 +20,11 @@ import type { Target } from '../../contract/sidecar-config.ts';
 import { classifyError, type ErrorClass } from './error-class.ts';
 import type { CredentialFetcher, TemporaryCredentials } from './identity.ts';
 import type { TargetValue } from './publisher.ts';
+import { rdsTokenExpiry } from './rds-token.ts';
 import {
   DEFAULT_BACKOFF,
   isFresh,
+  MIN_RESIGN_GAIN_MS,
   nextRefreshAt,
   nextRetryAt,
   type BackoffSettings,
@@ -98,7 +101,8 @@ export class TargetRefresher {
   private credentialsRefreshAt = 0;
   private value: TargetValue | undefined;
   private valueCredentials: TemporaryCredentials | undefined;
-  private valueRefreshAt = 0;
+  /** Re-sign point of an RDS token from the same credentials; Infinity: follow the credentials. */
+  private valueRefreshAt = Infinity;
   private lastSuccessAt: number | undefined;
   private lastFailureAt: number | undefined;
   private lastErrorClass: ErrorClass | undefined;
@@ -116,6 +120,15 @@ export class TargetRefresher {
   start(): void {
     if (this.stopped) return;
     this.schedule(this.deps.timers.now());
+  }
+
+  /**
+   * Adopts a value a previous run published (restore.ts) as the last-known-good, served until it
+   * expires or a refresh replaces it. Only before the first value of this run.
+   */
+  restore(value: TargetValue): void {
+    if (this.value !== undefined || value.expiresAt <= this.deps.timers.now()) return;
+    this.value = value;
   }
 
   /** Runs a cycle now, or joins the one already running. Never rejects. */
@@ -191,8 +204,7 @@ export class TargetRefresher {
 
     const now = timers.now();
     const credentials = this.credentials;
-    const valueDue =
-      credentials !== this.valueCredentials || (this.target.kind === 'rds' && now >= this.valueRefreshAt);
+    const valueDue = credentials !== this.valueCredentials || now >= this.valueRefreshAt;
     if (credentials !== undefined && credentials.expiresAt > now && valueDue) {
       try {
         const value = await this.deps.build(credentials, now);
@@ -200,7 +212,7 @@ export class TargetRefresher {
         await this.deps.publish(value);
         this.value = value;
         this.valueCredentials = credentials;
-        this.valueRefreshAt = nextRefreshAt(now, value.expiresAt, marginMs, random);
+        this.valueRefreshAt = this.resignAt(now, value, credentials);
       } catch (error) {
         if (!failed) failure = error;
         failed = true;
@@ -210,7 +222,7 @@ export class TargetRefresher {
 
     const finished = timers.now();
     const durationMs = Math.max(0, finished - started);
-    const valueNext = this.target.kind === 'rds' && this.value !== undefined ? this.valueRefreshAt : Infinity;
+    const valueNext = this.valueRefreshAt;
     if (failed) {
       this.consecutiveFailures++;
       this.lastFailureAt = finished;
@@ -252,6 +264,22 @@ export class TargetRefresher {
         nextRefreshAt: next,
       }),
     );
+  }
+
+  /**
+   * When to re-sign the RDS token just built from the same cached credentials: at its own refresh
+   * point, if the new token would then outlive this one by MIN_RESIGN_GAIN_MS. Otherwise (the token
+   * already ends with its credentials, or nearly) re-signing gains nothing: the credentials refresh
+   * renews the token instead, brought forward to the token's refresh point if it came later, so the
+   * token stays fresh and STS still sees one call per credentials. Mongo values are the credentials.
+   */
+  private resignAt(now: number, value: TargetValue, credentials: TemporaryCredentials): number {
+    if (this.target.kind !== 'rds') return Infinity;
+    const { marginMs, random } = this.deps;
+    const at = nextRefreshAt(now, value.expiresAt, marginMs, random);
+    if (rdsTokenExpiry(at, credentials.expiresAt) - value.expiresAt >= MIN_RESIGN_GAIN_MS) return at;
+    this.credentialsRefreshAt = Math.min(this.credentialsRefreshAt, at);
+    return Infinity;
   }
 
   private schedule(at: number): void {

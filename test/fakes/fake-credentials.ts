@@ -84,13 +84,31 @@ export class FakeCredentialSource {
   };
 }
 
-/** A deterministic RDS "signer": the token names the credentials it was signed with. */
-export function fakeRdsSigner(calls: { keyId: string; at?: number }[] = []): RdsSigner {
+/**
+ * A deterministic RDS "signer": a presigned `connect` URL shaped like the SDK's (credential scope,
+ * X-Amz-Date on `now`, X-Amz-Expires 900), whose signature names the credentials it was signed with.
+ */
+export function fakeRdsSigner(
+  calls: { keyId: string; at?: number }[] = [],
+  now: () => number = () => Date.now(),
+): RdsSigner {
   return (p) => {
-    calls.push({ keyId: p.credentials.accessKeyId });
+    const at = now();
+    calls.push({ keyId: p.credentials.accessKeyId, at });
+    const amzDate = new Date(Math.floor(at / 1000) * 1000).toISOString().replace(/[-:]|\.000/g, '');
+    const scope = `${p.credentials.accessKeyId}/${amzDate.slice(0, 8)}/${p.region}/rds-db/aws4_request`;
     const sig = Buffer.from(`${p.credentials.secretAccessKey}|${calls.length}`).toString('hex').slice(0, 64);
-    return Promise.resolve(
-      `${p.hostname}:${p.port}/?Action=connect&DBUser=${encodeURIComponent(p.username)}&X-Amz-Credential=${p.credentials.accessKeyId}&X-Amz-Security-Token=${encodeURIComponent(p.credentials.sessionToken ?? '')}&X-Amz-Signature=${sig}`,
-    );
+    const query = [
+      'Action=connect',
+      `DBUser=${encodeURIComponent(p.username)}`,
+      'X-Amz-Algorithm=AWS4-HMAC-SHA256',
+      `X-Amz-Credential=${encodeURIComponent(scope)}`,
+      `X-Amz-Date=${amzDate}`,
+      'X-Amz-Expires=900',
+      `X-Amz-Security-Token=${encodeURIComponent(p.credentials.sessionToken ?? '')}`,
+      `X-Amz-Signature=${sig}`,
+      'X-Amz-SignedHeaders=host',
+    ];
+    return Promise.resolve(`${p.hostname}:${p.port}/?${query.join('&')}`);
   };
 }

@@ -91,7 +91,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('credentials API', () => {
+describe('credentials API', { timeout: 10_000 }, () => {
   it('every credential route answers 401 without or with a wrong Authorization, before revealing target names', async () => {
     for (const path of ['/v1/token/db', '/v1/credentials/docs', '/v1/token/nope', '/v1/credentials/nope']) {
       const variants: Record<string, string>[] = [
@@ -227,7 +227,7 @@ describe('credentials API', () => {
   });
 });
 
-describe('authorized', () => {
+describe('authorized', { timeout: 10_000 }, () => {
   it('compares exactly (after trimming) and in constant time', () => {
     assert.equal(authorized(AUTH, AUTH), true);
     assert.equal(authorized(` ${AUTH}\n`, AUTH), true);

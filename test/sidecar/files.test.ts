@@ -66,7 +66,7 @@ function startReader(path: string, valid: string[]) {
 
 const payloads = ['A'.repeat(3000), `${'B'.repeat(70_000)}\n`];
 
-describe('writeFileAtomic', () => {
+describe('writeFileAtomic', { timeout: 20_000 }, () => {
   it('a concurrent reader never sees a partial or missing file over 2000 rewrites', async () => {
     await writeFileAtomic(dir, 'atomic.token', payloads[0] as string);
     const reader = startReader(join(dir, 'atomic.token'), payloads);
@@ -130,7 +130,7 @@ describe('writeFileAtomic', () => {
   });
 });
 
-describe('ensureAuthToken', () => {
+describe('ensureAuthToken', { timeout: 20_000 }, () => {
   it('writes 32 random bytes as hex, 0600, once; keeps an existing valid token', async () => {
     const sub = await mkdtemp(join(dir, 'auth-'));
     const first = await ensureAuthToken(sub, 'auth-token');
@@ -146,7 +146,7 @@ describe('ensureAuthToken', () => {
   });
 });
 
-describe('FilePublisher', () => {
+describe('FilePublisher', { timeout: 20_000 }, () => {
   it('writes token, pgpass (postgres only), credentials.json and uri, all 0600', async () => {
     const sub = await mkdtemp(join(dir, 'pub-'));
     const config: SidecarConfig = {

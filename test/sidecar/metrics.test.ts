@@ -44,7 +44,7 @@ function exposition(defaultMetrics: boolean) {
   return { m, setReady: (r: boolean) => (ready = r) };
 }
 
-describe('metrics', () => {
+describe('metrics', { timeout: 20_000 }, () => {
   it('exposes the documented names and labels', async () => {
     const { m, setReady } = exposition(false);
     const text = await m.registry.metrics();

@@ -51,7 +51,34 @@ describe('parseSidecarOptions', () => {
     );
     assert.equal(parseSidecarOptions([], { ...env, TOKEN_BROKER_LOG_LEVEL: 'error' }).logLevel, 'error');
   });
+  it('--once-timeout in both spellings, else TOKEN_BROKER_ONCE_TIMEOUT, else 60 s; 0 is allowed', () => {
+    assert.equal(parseSidecarOptions(['--once'], env).onceTimeoutMs, 60_000);
+    assert.equal(parseSidecarOptions(['--once', '--once-timeout', '90'], env).onceTimeoutMs, 90_000);
+    assert.equal(
+      parseSidecarOptions(['--once', '--once-timeout=0'], { ...env, TOKEN_BROKER_ONCE_TIMEOUT: '5' })
+        .onceTimeoutMs,
+      0,
+    );
+    assert.equal(
+      parseSidecarOptions(['--once'], { ...env, TOKEN_BROKER_ONCE_TIMEOUT: ' 5 ' }).onceTimeoutMs,
+      5_000,
+    );
+  });
   const bad: [string, string[], Record<string, string | undefined>, RegExp][] = [
+    ['--once-timeout without value', ['--once', '--once-timeout'], env, /--once-timeout needs a value/],
+    [
+      '--once-timeout not a number',
+      ['--once', '--once-timeout', '1m'],
+      env,
+      /--once-timeout: "1m" is not a whole number of seconds; use e\.g\. 60/,
+    ],
+    [
+      'bad TOKEN_BROKER_ONCE_TIMEOUT',
+      ['--once'],
+      { ...env, TOKEN_BROKER_ONCE_TIMEOUT: '-1' },
+      /TOKEN_BROKER_ONCE_TIMEOUT: "-1" is not a whole number of seconds/,
+    ],
+    ['--once-timeout without --once', ['--once-timeout', '5'], env, /--once-timeout applies to --once only/],
     ['unknown flag', ['--foo'], env, /unknown argument "--foo"; usage/],
     ['--log-level without value', ['--log-level'], env, /--log-level needs a value/],
     ['bad level', ['--log-level', 'loud'], env, /--log-level: "loud" is not a log level/],
@@ -92,8 +119,12 @@ describe('parseSidecarOptions', () => {
 });
 
 describe('TOKEN_BROKER_LISTEN_HOST', () => {
-  it('defaults to 0.0.0.0 and accepts IP addresses', () => {
-    assert.equal(parseSidecarOptions([], env).listenHost, '0.0.0.0');
+  it('defaults to :: (dual stack, for IPv6 clusters) and accepts IP addresses', () => {
+    assert.equal(parseSidecarOptions([], env).listenHost, '::');
+    assert.equal(
+      parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: '0.0.0.0' }).listenHost,
+      '0.0.0.0',
+    );
     assert.equal(parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: '::' }).listenHost, '::');
     assert.equal(
       parseSidecarOptions([], { ...env, TOKEN_BROKER_LISTEN_HOST: '127.0.0.1' }).listenHost,

@@ -60,6 +60,9 @@ interface ChildResult {
   stderr: string;
 }
 
+/** Children still running; killed at the end even when a test timed out before its own cleanup. */
+const running = new Set<ReturnType<typeof spawn>>();
+
 function spawnSidecar(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
     cwd: ROOT,
@@ -71,8 +74,12 @@ function spawnSidecar(args: string[], env: Record<string, string>) {
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  running.add(child);
   const exited = new Promise<ChildResult>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    }),
   );
   return { child, exited, output: () => stdout };
 }
@@ -92,6 +99,7 @@ before(async () => {
   sts = await startStsEmulator({ region: REGION });
 });
 after(async () => {
+  for (const child of running) child.kill('SIGKILL');
   await agent?.close();
   await sts.close();
 });
@@ -124,7 +132,8 @@ async function irsaEnv(t: TestSidecarEnv): Promise<Record<string, string>> {
   };
 }
 
-describe('sidecar process', () => {
+// A hung child fails the suite at the timeout instead of hanging the run.
+describe('sidecar process', { timeout: 60_000 }, () => {
   it('--once with IRSA env: AWS_ENDPOINT_URL_STS is honoured, files written, exit 0', async () => {
     const t = await testSidecarEnv([pg, docs]);
     const { env } = await withPorts(t);
@@ -177,14 +186,30 @@ describe('sidecar process', () => {
     await t.cleanup();
   });
 
-  it('--once exits 1 with a clear message when STS denies access', async () => {
+  it('--once rides out an STS throttle at pod start: retried, exit 0', async () => {
     const t = await testSidecarEnv([pg]);
     const { env } = await withPorts(t);
-    sts.failNext('access-denied', 1, { action: 'AssumeRole' });
+    sts.failNext('throttling', 2, { action: 'AssumeRole' });
     const r = await spawnSidecar(['--once'], { ...env, ...(await irsaEnv(t)) }).exited;
     sts.clearFaults();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /"errorClass":"throttling"/);
+    await stat(join(t.dir, 'invoicing-db.token'));
+    await t.cleanup();
+  });
+
+  it('--once exits 1 with a clear message when STS keeps denying access', async () => {
+    const t = await testSidecarEnv([pg]);
+    const { env } = await withPorts(t);
+    sts.failNext('access-denied', 1_000, { action: 'AssumeRole' });
+    const argv = ['--once', '--once-timeout', '1'];
+    const r = await spawnSidecar(argv, { ...env, ...(await irsaEnv(t)) }).exited;
+    sts.clearFaults();
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /no credentials for target \\"invoicing-db\\" \(access-denied\)/);
+    assert.match(
+      r.stdout,
+      /no credentials for target \\"invoicing-db\\" after \d+ attempt\(s\) in 1 s \(access-denied\)/,
+    );
     await t.cleanup();
   });
 

@@ -12,6 +12,7 @@ import {
   type RefreshEvents,
   type SuccessInfo,
 } from '../../sidecar/src/refresher.ts';
+import { MIN_RESIGN_GAIN_MS } from '../../sidecar/src/refresh-policy.ts';
 import { FakeClock, seededRandom, settle } from '../fakes/fake-clock.ts';
 import { FAKE_ERRORS, FakeCredentialSource, fakeRdsSigner } from '../fakes/fake-credentials.ts';
 
@@ -55,7 +56,7 @@ function harness(target: Target, random: () => number = seededRandom(7), lifetim
   const clock = new FakeClock();
   const source = new FakeCredentialSource(() => clock.now(), lifetimeMs);
   const signs: { keyId: string }[] = [];
-  const signer = fakeRdsSigner(signs);
+  const signer = fakeRdsSigner(signs, () => clock.now());
   const published: { at: number; value: TargetValue }[] = [];
   const failures: FailureInfo[] = [];
   const successes: SuccessInfo[] = [];
@@ -89,13 +90,32 @@ function harness(target: Target, random: () => number = seededRandom(7), lifetim
   return h;
 }
 
-/** Advances in steps, asserting at each step that an unexpired value is served. */
-async function assertNoGap(h: Harness, totalMs: number, stepMs = 10_000): Promise<void> {
+/** Advances in steps, asserting at each step that an unexpired (and, if asked, fresh) value is served. */
+async function assertNoGap(h: Harness, totalMs: number, stepMs = 10_000, fresh = false): Promise<void> {
   for (let t = 0; t < totalMs; t += stepMs) {
     await h.clock.advance(stepMs);
     const v = h.refresher.current();
-    assert.ok(v !== undefined, `no value served at +${(h.clock.now() - h.source.calls[0]!) / MIN} min`);
+    const at = `+${(h.clock.now() - h.source.calls[0]!) / MIN} min`;
+    assert.ok(v !== undefined, `no value served at ${at}`);
     assert.ok(v.expiresAt > h.clock.now());
+    if (fresh) assert.ok(h.refresher.isFresh(), `not fresh at ${at}`);
+  }
+}
+
+/** Every re-sign from the same credentials extended the token's life by at least MIN_RESIGN_GAIN_MS. */
+function assertResignsGain(h: Harness): void {
+  for (let i = 1; i < h.published.length; i++) {
+    const [prev, cur] = [h.published[i - 1]!.value, h.published[i]!.value];
+    if (prev.kind !== 'rds' || cur.kind !== 'rds') continue;
+    const sameCredentials = h.source.issued.some(
+      (c) => prev.token.includes(c.accessKeyId) && cur.token.includes(c.accessKeyId),
+    );
+    if (sameCredentials) {
+      assert.ok(
+        cur.expiresAt - prev.expiresAt >= MIN_RESIGN_GAIN_MS,
+        `re-sign ${i} gained ${(cur.expiresAt - prev.expiresAt) / 1000} s`,
+      );
+    }
   }
 }
 
@@ -129,7 +149,46 @@ describe('TargetRefresher', () => {
       for (const p of used)
         assert.ok(p.value.expiresAt <= c.expiresAt, 'token never outlives its credentials');
     }
+    assertResignsGain(h);
     assert.equal(h.failures.length, 0);
+    h.refresher.stop();
+  });
+
+  for (const [lifetime, why] of [
+    [15 * MIN, 'the token expires with its credentials'],
+    [15.5 * MIN, 're-signing would add 30 s at most'],
+  ] as const) {
+    it(`RDS, ${lifetime / MIN} min credentials (${why}): no wasted re-sign, one fetch per lifetime, always fresh`, async () => {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const h = harness(rds, seededRandom(seed), lifetime);
+        h.refresher.start();
+        await assertNoGap(h, 5 * HOUR, 5_000, true);
+        const calls = h.source.calls;
+        for (let i = 1; i < calls.length; i++) {
+          const gap = calls[i]! - calls[i - 1]!;
+          assert.ok(
+            // brought forward to the token's refresh point at the earliest
+            gap >= 0.5 * Math.min(lifetime, RDS_TOKEN_LIFETIME_MS) - 1 && gap <= 0.8 * lifetime + 1,
+            `seed ${seed}: STS call ${i} came ${gap / MIN} min after the previous one`,
+          );
+        }
+        assert.equal(h.signs.length, calls.length, `seed ${seed}: one token per credentials`);
+        assert.ok(
+          h.successes.every((x) => x.credentialsFetched),
+          `seed ${seed}: every refresh cycle fetched credentials (none only re-signed)`,
+        );
+        assert.equal(h.attempts, calls.length, `seed ${seed}: one cycle per credentials`);
+        h.refresher.stop();
+      }
+    });
+  }
+
+  it('RDS, 20 min credentials: a re-sign that extends the token is still made', async () => {
+    const h = harness(rds, () => 0.5, 20 * MIN);
+    h.refresher.start();
+    await assertNoGap(h, 2 * HOUR, 5_000, true);
+    assert.ok(h.signs.length > h.source.calls.length, 'some tokens were re-signed from cached credentials');
+    assertResignsGain(h);
     h.refresher.stop();
   });
 
@@ -278,6 +337,48 @@ describe('TargetRefresher', () => {
     assert.equal(h.clock.pendingTimers(), 0);
     assert.equal(h.source.calls.length, calls);
     assert.equal(h.published.length, published);
+  });
+
+  it("restore(): a previous run's value is served until refreshed, also through an STS outage", async () => {
+    for (const target of [rds, mongo]) {
+      const h = harness(target, () => 0.5);
+      const restored: TargetValue =
+        target.kind === 'rds'
+          ? { kind: 'rds', token: 'previous-token', expiresAt: h.clock.now() + 10 * MIN }
+          : makeMongoCredentials({
+              accessKeyId: 'ASIAPREVIOUS',
+              secretAccessKey: 's',
+              sessionToken: 't',
+              expiresAt: h.clock.now() + 10 * MIN,
+            });
+      h.refresher.restore(restored);
+      assert.equal(h.refresher.current(), restored);
+      assert.equal(h.refresher.isFresh(), true);
+      h.source.failAlways(FAKE_ERRORS.throttling);
+      h.refresher.start();
+      await h.clock.advance(7 * MIN);
+      assert.equal(h.refresher.current(), restored, `${target.kind}: still served during the outage`);
+      assert.ok(h.failures.every((f) => f.servingUntil === restored.expiresAt));
+      assert.ok(h.failures.every((f) => f.retryAt <= restored.expiresAt - MARGIN));
+      h.source.failAlways(undefined);
+      await h.clock.advance(2 * MIN);
+      assert.notEqual(h.refresher.current(), restored, `${target.kind}: replaced by the refresh`);
+      assert.equal(h.published.length, 1);
+      h.refresher.stop();
+    }
+  });
+
+  it('restore(): an expired value, or one after a value of this run, is ignored', async () => {
+    const h = harness(mongo, () => 0.5);
+    const old = { kind: 'rds', token: 'x', expiresAt: h.clock.now() } as const;
+    h.refresher.restore(old);
+    assert.equal(h.refresher.current(), undefined);
+    await h.refresher.refreshNow();
+    const fresh = h.refresher.current();
+    assert.ok(fresh);
+    h.refresher.restore({ kind: 'rds', token: 'y', expiresAt: h.clock.now() + HOUR * 2 });
+    assert.equal(h.refresher.current(), fresh);
+    h.refresher.stop();
   });
 
   it('status never carries a secret', async () => {

@@ -72,7 +72,7 @@ after(async () => {
   await t.cleanup();
 });
 
-describe('no secret leaks', () => {
+describe('no secret leaks', { timeout: 60_000 }, () => {
   it('logs, status, health, metrics and error answers never contain a secret', async () => {
     const written: string[] = [];
     const recordingOps: FileOps = {

@@ -101,7 +101,7 @@ const identity = () => ({
   requestTimeoutMs: 2_000,
 });
 
-describe('sidecar against the STS emulator (real SDK providers)', () => {
+describe('sidecar against the STS emulator (real SDK providers)', { timeout: 30_000 }, () => {
   it('IRSA token file -> AssumeRole -> RDS token that verifies independently; Mongo gets the pod identity', async () => {
     const logs = new LogCapture();
     const started = performance.now();

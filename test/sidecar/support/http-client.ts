@@ -8,7 +8,7 @@ export interface TestResponse {
 }
 
 export function httpRequest(
-  target: { port: number } | { socketPath: string },
+  target: { port: number; host?: string } | { socketPath: string },
   method: string,
   path: string,
   headers: Record<string, string> = {},
@@ -16,7 +16,9 @@ export function httpRequest(
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        ...('port' in target ? { host: '127.0.0.1', port: target.port } : { socketPath: target.socketPath }),
+        ...('port' in target
+          ? { host: target.host ?? '127.0.0.1', port: target.port }
+          : { socketPath: target.socketPath }),
         method,
         path,
         headers,
