@@ -11,7 +11,9 @@ Commands:
   inject -f <file|->  [--diff] [--namespace <ns>]
                       Inject the sidecar into the pod templates of Kubernetes YAML, offline.
   webhook             Run the mutating admission webhook (HTTPS).
-  sidecar [--once]    Run the credential broker inside a pod (configured by the webhook).
+  sidecar [--once [--once-timeout <s>]]
+                      Run the credential broker inside a pod (configured by the webhook);
+                      --once fetches every target, retrying up to the timeout (60 s), then exits.
   version             Print the version.
 
 Run 'token-broker <command> --help' for a command's options.

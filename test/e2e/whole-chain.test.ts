@@ -14,7 +14,7 @@
 // - AWS_ENDPOINT_URL_STS points the sidecar's SDK at the STS emulator (the standard SDK override).
 // - Network: a pod has its own network namespace, the test shares one loopback. So the webhook gets free
 //   ports as its sidecar port defaults (no other setting changes), and TOKEN_BROKER_LISTEN_HOST binds
-//   the health and metrics ports to 127.0.0.1 instead of the pod IP (0.0.0.0).
+//   the health and metrics ports to 127.0.0.1 instead of every address of the pod (::).
 // - The image: its entrypoint `token-broker` is `node --import tsx cli/main.ts` here, with the image's
 //   PATH/HOME and no ~/.aws files; processes run as the test's UID (runAsUser is not switched).
 import { after, before, describe, test } from 'node:test';
