@@ -7,14 +7,15 @@
  * Credentials live an hour, so no refresh happens while it idles.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FILES, ROUTES, serializeSidecarConfig, type SidecarConfig } from '../contract/sidecar-config.ts';
+import { FILES, ROUTES, type SidecarConfig } from '../contract/sidecar-config.ts';
 import { startStsEmulator, type StsEmulator } from '../test/emulators/sts-emulator.ts';
-import { makeWebIdentityToken } from '../test/emulators/web-identity-token.ts';
+import { mongoTarget, rdsTarget, sidecarConfig } from '../test/fakes/sidecar-config.ts';
+import { freeListenPorts, irsaEnv, sidecarProcessEnv } from '../test/sidecar/support/sidecar-process-env.ts';
 import { measureLoad, type LoadResult } from './load.ts';
-import { call, freePort, keepAliveAgent, waitFor } from './net.ts';
+import { call, keepAliveAgent, waitFor } from './net.ts';
 import { msSince, round, roundSummary, summarize, type Summary } from './stats.ts';
 
 const REGION = 'eu-west-1';
@@ -51,53 +52,39 @@ interface Spawned {
 
 async function spawnSidecar(root: string, args: string[], sts: StsEmulator): Promise<Spawned> {
   const dir = await mkdtemp(join(tmpdir(), 'tb-bench-sidecar-'));
-  const tokenFile = join(dir, 'irsa-token');
-  await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: Date.now() + 86_400_000 }));
-  const listen = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
-  const config: SidecarConfig = {
-    apiVersion: 'token-broker.io/v1',
+  const listen = await freeListenPorts();
+  const config = sidecarConfig({
     directory: dir,
     listen,
-    refresh: { marginSeconds: 120 },
     targets: [
-      {
-        kind: 'rds',
+      rdsTarget({
         name: RDS_TARGET,
-        region: REGION,
-        engine: 'postgres',
         host: 'invoicing.cluster-c9akciq32lfa.eu-west-1.rds.amazonaws.com',
-        port: 5432,
         database: 'invoicingdb',
         user: 'invoicingdbuser',
-      },
-      {
-        kind: 'mongo',
+      }),
+      mongoTarget({
         name: 'orders',
-        region: REGION,
         roleArn: 'arn:aws:iam::111122223333:role/MongoAccessRole',
-        scheme: 'mongodb+srv',
         hosts: ['cluster0.a1b2c3.mongodb.net'],
         database: 'orders',
         options: { retryWrites: 'true' },
-      },
+      }),
     ],
+  });
+  const env = {
+    ...sidecarProcessEnv(config, { name: 'invoicing-7c9f8d6b5-bench', namespace: 'billing' }),
+    ...(await irsaEnv({
+      dir,
+      region: REGION,
+      roleArn: 'arn:aws:iam::111122223333:role/passwordless-rds-db',
+      stsUrl: sts.url,
+    })),
   };
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [...args, 'sidecar'], {
     cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: dir,
-      TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
-      TOKEN_BROKER_POD_NAME: 'invoicing-7c9f8d6b5-bench',
-      TOKEN_BROKER_POD_NAMESPACE: 'billing',
-      TOKEN_BROKER_LISTEN_HOST: '127.0.0.1',
-      AWS_REGION: REGION,
-      AWS_STS_REGIONAL_ENDPOINTS: 'regional',
-      AWS_ENDPOINT_URL_STS: sts.url,
-      AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/passwordless-rds-db',
-      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-    },
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

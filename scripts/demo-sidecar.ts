@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +29,7 @@ import {
 } from '../contract/sidecar-config.ts';
 import { startStsEmulator } from '../test/emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../test/emulators/web-identity-token.ts';
+import { freeListenPorts } from '../test/sidecar/support/sidecar-process-env.ts';
 import type { Container, EnvVar, Pod } from '../webhook/src/k8s-types.ts';
 import { mutatePod } from '../webhook/src/mutate.ts';
 import { BUILTIN_DEFAULTS } from '../webhook/src/spec.ts';
@@ -133,14 +133,6 @@ function findSidecar(pod: Pod): Container {
   const sidecar = all.find((c) => c.name === 'token-broker');
   if (!sidecar) throw new Error('the webhook injected no "token-broker" container');
   return sidecar;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 interface Entry {
@@ -350,7 +342,7 @@ async function main(): Promise<number> {
     const config = parseSidecarConfig(raw);
     const directory = mapPath(config.directory);
     if (directory === config.directory) throw new Error(`no mount for ${DEFAULT_DIRECTORY} in the sidecar`);
-    const listen = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
+    const listen = await freeListenPorts();
     env[SIDECAR_CONFIG_ENV] = serializeSidecarConfig({ ...config, directory, listen });
     const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE;
     if (tokenFile === undefined) throw new Error('the sidecar did not get AWS_WEB_IDENTITY_TOKEN_FILE');

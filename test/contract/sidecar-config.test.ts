@@ -2,43 +2,32 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  SIDECAR_CONFIG_API_VERSION,
   SidecarConfigError,
   envSegment,
   parseSidecarConfig,
   serializeSidecarConfig,
   type SidecarConfig,
 } from '../../contract/sidecar-config.ts';
+import { mongoTarget, rdsTarget, sidecarConfig } from '../fakes/sidecar-config.ts';
 
 function validConfig(): SidecarConfig {
-  return {
-    apiVersion: SIDECAR_CONFIG_API_VERSION,
-    directory: '/var/run/token-broker',
-    listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
-    refresh: { marginSeconds: 120 },
+  return sidecarConfig({
     targets: [
-      {
-        kind: 'rds',
+      rdsTarget({
         name: 'invoicing',
-        region: 'eu-west-1',
-        engine: 'postgres',
         host: 'invoicing.cluster-abc.eu-west-1.rds.amazonaws.com',
-        port: 5432,
         database: 'invoicingdb',
         user: 'invoicingdbuser',
-      },
-      {
-        kind: 'mongo',
+      }),
+      mongoTarget({
         name: 'atlas',
-        region: 'eu-west-1',
         roleArn: 'arn:aws:iam::111122223333:role/MongoAccessRole',
-        scheme: 'mongodb+srv',
         hosts: ['cluster0.abcde.mongodb.net'],
         database: 'orders',
         options: { retryWrites: 'true' },
-      },
+      }),
     ],
-  };
+  });
 }
 
 /** Applies `edit` to a fresh valid config (as plain JSON) and returns the serialized result. */

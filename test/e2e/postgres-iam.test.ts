@@ -19,6 +19,7 @@ import { startLdapIamVerifier } from './support/ldap-iam-verifier.ts';
 import type { BindDecision, LdapIamVerifier, RdsTokenCheck } from './support/ldap-iam-verifier.ts';
 import { LOOPBACK, freePort } from './support/net.ts';
 import { writePgpass } from './support/pgpass.ts';
+import { loginAs } from './support/pg-login.ts';
 import { findPostgresBinDir, startPostgres } from './support/postgres.ts';
 import type { PostgresServer } from './support/postgres.ts';
 
@@ -102,22 +103,8 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
     return decision;
   };
 
-  const connectWith = async (password: string): Promise<string> => {
-    const client = new pg.Client({
-      host: LOOPBACK,
-      port: server.port,
-      user: USER,
-      database: DATABASE,
-      password,
-    });
-    try {
-      await client.connect();
-      const result = await client.query<{ current_user: string }>('select current_user');
-      return result.rows[0]?.current_user ?? '';
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+  const connectWith = (password: string): Promise<string> =>
+    loginAs({ host: LOOPBACK, port: server.port, user: USER, database: DATABASE, password });
 
   /** Refused with PostgreSQL's own auth error, for the reason and by the check expected. */
   const assertRefused = async (password: string, check: RdsTokenCheck, reason: string): Promise<void> => {

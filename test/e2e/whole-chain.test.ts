@@ -51,6 +51,7 @@ import { startMongoWire } from './support/mongo-wire.ts';
 import type { MongoWireServer } from './support/mongo-wire.ts';
 import type { MongoAwsDecision } from './support/mongo-aws-auth.ts';
 import { LOOPBACK, freePort } from './support/net.ts';
+import { loginAs } from './support/pg-login.ts';
 import { startPostgres } from './support/postgres.ts';
 import type { PostgresServer } from './support/postgres.ts';
 import { parseMetrics, startContainerProcess } from './support/sidecar-process.ts';
@@ -174,16 +175,7 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     return stdout.trim();
   };
 
-  const connectWith = async (password: string): Promise<string> => {
-    const client = new pg.Client({ ...target(), password });
-    try {
-      await client.connect();
-      const result = await client.query<{ current_user: string }>('select current_user');
-      return result.rows[0]?.current_user ?? '';
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+  const connectWith = (password: string): Promise<string> => loginAs({ ...target(), password });
 
   const mongoJob = (driver: MongoClientJob['driver'], uri: string): MongoClientJob => ({
     driver,

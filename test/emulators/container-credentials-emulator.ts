@@ -2,10 +2,9 @@
 // token>` answers the container-credentials JSON. Credentials are minted by the STS emulator's registry,
 // so anything signed with them verifies against that emulator.
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { LoopbackServer } from './loopback-server.ts';
 import type { StsEmulator } from './sts-emulator.ts';
 import { isoSeconds } from './sts-xml.ts';
 
@@ -58,9 +57,7 @@ class Agent implements ContainerCredentialsEmulator {
   port = 0;
   readonly calls: ContainerCallRecord[] = [];
   private readonly faults: ContainerFaultKind[] = [];
-  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
-  private readonly server: Server;
-  private closed = false;
+  private readonly http = new LoopbackServer((req, res) => this.handle(req, res));
 
   constructor(private readonly options: ContainerCredentialsEmulatorOptions) {
     if (options.authorizationTokenFile === undefined && options.authorizationToken === undefined) {
@@ -68,19 +65,10 @@ class Agent implements ContainerCredentialsEmulator {
         'container-credentials emulator: set authorizationTokenFile or authorizationToken (the token clients must send)',
       );
     }
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await this.http.listen();
     this.url = `http://127.0.0.1:${this.port}${CONTAINER_CREDENTIALS_PATH}`;
   }
 
@@ -88,17 +76,8 @@ class Agent implements ContainerCredentialsEmulator {
     for (let i = 0; i < count; i++) this.faults.push(kind);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const t of this.timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.timers.clear();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   private async expectedToken(): Promise<string> {
@@ -139,17 +118,8 @@ class Agent implements ContainerCredentialsEmulator {
       return reply(500, fault, { code: 'InternalError', message: 'injected server error' });
     if (fault === 'malformed') return reply(200, fault, '{"AccessKeyId":');
     if (fault === 'slow') {
-      await new Promise<void>((resolve) => {
-        const entry = {
-          timer: setTimeout(() => {
-            this.timers.delete(entry);
-            resolve();
-          }, this.options.slowDelayMs ?? 10_000),
-          resolve,
-        };
-        this.timers.add(entry);
-      });
-      if (this.closed) return;
+      await this.http.sleep(this.options.slowDelayMs ?? 10_000);
+      if (this.http.closed) return;
     }
     const presented = req.headers.authorization;
     if (presented === undefined || presented === '') {

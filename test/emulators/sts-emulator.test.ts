@@ -366,6 +366,13 @@ void describe('STS emulator fault injection', () => {
     ['idp-communication-error', 'IDPCommunicationErrorException', 400],
     ['server-error', 'InternalFailure', 500],
   ];
+  /** An unsigned call that succeeds unless a fault is pending (no tokens configured: any is accepted). */
+  const appWebIdentityCall = () =>
+    new AssumeRoleWithWebIdentityCommand({
+      RoleArn: APP_ROLE,
+      RoleSessionName: 's1',
+      WebIdentityToken: 'tok-1',
+    });
   let sts: StsEmulator;
   before(async () => {
     sts = await startStsEmulator({ slowDelayMs: 5_000 });
@@ -376,30 +383,12 @@ void describe('STS emulator fault injection', () => {
     void it(`${kind} surfaces in the SDK as ${name} (${status})`, async () => {
       const c = client(sts);
       sts.failNext(kind);
-      const e = await errorOf(
-        c.send(
-          new AssumeRoleWithWebIdentityCommand({
-            RoleArn: APP_ROLE,
-            RoleSessionName: 's1',
-            WebIdentityToken: 'tok-1',
-          }),
-        ),
-      );
+      const e = await errorOf(c.send(appWebIdentityCall()));
       assert.equal(e.name, name);
       assert.equal(e.$metadata?.httpStatusCode, status);
       assert.equal(sts.calls.at(-1)?.fault, kind);
       // The fault is consumed: the next call succeeds.
-      assert.ok(
-        (
-          await c.send(
-            new AssumeRoleWithWebIdentityCommand({
-              RoleArn: APP_ROLE,
-              RoleSessionName: 's1',
-              WebIdentityToken: 'tok-1',
-            }),
-          )
-        ).Credentials,
-      );
+      assert.ok((await c.send(appWebIdentityCall())).Credentials);
       c.destroy();
     });
   }
@@ -435,13 +424,7 @@ void describe('STS emulator fault injection', () => {
     });
     const before = sts.calls.length;
     sts.failNext('throttling');
-    const out = await c.send(
-      new AssumeRoleWithWebIdentityCommand({
-        RoleArn: APP_ROLE,
-        RoleSessionName: 's1',
-        WebIdentityToken: 'tok-1',
-      }),
-    );
+    const out = await c.send(appWebIdentityCall());
     assert.equal(out.$metadata.attempts, 2);
     assert.deepEqual(
       sts.calls.slice(before).map((r) => r.outcome),
@@ -453,15 +436,7 @@ void describe('STS emulator fault injection', () => {
   void it('reset drops the connection', async () => {
     const c = client(sts);
     sts.failNext('reset');
-    const e = await errorOf(
-      c.send(
-        new AssumeRoleWithWebIdentityCommand({
-          RoleArn: APP_ROLE,
-          RoleSessionName: 's1',
-          WebIdentityToken: 'tok-1',
-        }),
-      ),
-    );
+    const e = await errorOf(c.send(appWebIdentityCall()));
     // The SDK's node handler reports a dropped socket as a TimeoutError carrying code ECONNRESET.
     assert.equal((e as { code?: string }).code, 'ECONNRESET');
     assert.equal(sts.calls.at(-1)?.outcome, 'reset');
@@ -471,15 +446,7 @@ void describe('STS emulator fault injection', () => {
   void it('slow outlasts a client request timeout', async () => {
     const c = client(sts, undefined, { requestTimeout: 100 });
     sts.failNext('slow');
-    const e = await errorOf(
-      c.send(
-        new AssumeRoleWithWebIdentityCommand({
-          RoleArn: APP_ROLE,
-          RoleSessionName: 's1',
-          WebIdentityToken: 'tok-1',
-        }),
-      ),
-    );
+    const e = await errorOf(c.send(appWebIdentityCall()));
     assert.equal(e.name, 'TimeoutError');
     assert.equal(sts.calls.at(-1)?.fault, 'slow');
     c.destroy();

@@ -2,10 +2,9 @@
 // calls it: `POST /`, form body `Action=…&Version=2011-06-15&…`, XML answers and XML errors. Signed actions
 // are verified with our own SigV4 (./sigv4.ts) against the credentials this emulator issued.
 import { randomBytes as nodeRandomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { LoopbackServer } from './loopback-server.ts';
 import { DEFAULT_MAX_CLOCK_SKEW_SECONDS, verifySignedRequest } from './sigv4.ts';
 import type { CredentialLookup, HeaderBag, SigV4Failure, SigV4FailureReason } from './sigv4.ts';
 import {
@@ -313,11 +312,9 @@ class Emulator implements StsEmulator {
   private tokens: Map<string, WebIdentityTokenEntry> | undefined;
   private lifetimeOverride: number | undefined;
   private readonly faults: Fault[] = [];
-  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
-  private readonly server: Server;
+  private readonly http = new LoopbackServer((req, res) => this.handle(req, res));
   private seq = 0;
   private directIssued = 0;
-  private closed = false;
 
   constructor(private readonly options: StsEmulatorOptions) {
     this.registry = new CredentialRegistry(options.randomBytes ?? nodeRandomBytes);
@@ -329,33 +326,15 @@ class Emulator implements StsEmulator {
       for (const entry of options.acceptedWebIdentityTokens) this.acceptWebIdentityToken(entry);
     }
     this.lifetimeOverride = options.credentialLifetimeSeconds;
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await this.http.listen();
     this.url = `http://127.0.0.1:${this.port}`;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const t of this.timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.timers.clear();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   failNext(kind: StsFaultKind, count = 1, options: FailNextOptions = {}): void {
@@ -517,8 +496,8 @@ class Emulator implements StsEmulator {
           return;
         }
         if (fault.kind === 'slow') {
-          await this.sleep(fault.delayMs ?? this.options.slowDelayMs ?? 10_000);
-          if (this.closed) return;
+          await this.http.sleep(fault.delayMs ?? this.options.slowDelayMs ?? 10_000);
+          if (this.http.closed) return;
         } else {
           throw faultError(fault.kind, action, record.roleArn, at);
         }
@@ -553,19 +532,6 @@ class Emulator implements StsEmulator {
       date: new Date(this.now()).toUTCString(),
     });
     res.end(xml);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.timers.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.timers.add(entry);
-    });
   }
 
   private takeFault(action: StsAction): Fault | undefined {

@@ -10,29 +10,13 @@ import { authorized, createApiHandler, statusDocument } from '../../sidecar/src/
 import { boundPort, closeServer, listenTcp, listenUnix } from '../../sidecar/src/http.ts';
 import type { RouteLabel } from '../../sidecar/src/metrics.ts';
 import type { TargetValue } from '../../sidecar/src/publisher.ts';
+import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 import { httpRequest } from './support/http-client.ts';
 
 const AUTH = 'a'.repeat(64);
-const rds: RdsTarget = {
-  kind: 'rds',
-  name: 'db',
-  region: 'eu-west-1',
-  engine: 'postgres',
-  host: 'h',
-  port: 5432,
-  database: 'd',
-  user: 'u',
-};
-const mongo: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: 'eu-west-1',
-  scheme: 'mongodb',
-  hosts: ['h:27017'],
-  database: 'd',
-  options: {},
-};
-const pending: MongoTarget = { ...mongo, name: 'later' };
+const rds = rdsTarget({ name: 'db' });
+const mongo = mongoTarget();
+const pending = mongoTarget({ name: 'later' });
 const expiresAt = Date.now() + 3600_000;
 const creds = {
   accessKeyId: 'ASIAAPITEST000000001',

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import type { SidecarConfig } from '../../contract/sidecar-config.ts';
 import {
   ensureAuthToken,
   FileWriteError,
@@ -13,6 +12,7 @@ import {
   type FileOps,
 } from '../../sidecar/src/files.ts';
 import { FilePublisher } from '../../sidecar/src/publisher.ts';
+import { mongoTarget, rdsTarget, sidecarConfig } from '../fakes/sidecar-config.ts';
 import { lookupPgpass } from './support/libpq-pgpass.ts';
 
 let dir: string;
@@ -149,53 +149,15 @@ describe('ensureAuthToken', { timeout: 20_000 }, () => {
 describe('FilePublisher', { timeout: 20_000 }, () => {
   it('writes token, pgpass (postgres only), credentials.json and uri, all 0600', async () => {
     const sub = await mkdtemp(join(dir, 'pub-'));
-    const config: SidecarConfig = {
-      apiVersion: 'token-broker.io/v1',
+    const config = sidecarConfig({
       directory: sub,
-      listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
-      refresh: { marginSeconds: 120 },
       targets: [
-        {
-          kind: 'rds',
-          name: 'pg-a',
-          region: 'eu-west-1',
-          engine: 'postgres',
-          host: 'a.example',
-          port: 5432,
-          database: 'da',
-          user: 'ua',
-        },
-        {
-          kind: 'rds',
-          name: 'my',
-          region: 'eu-west-1',
-          engine: 'mysql',
-          host: 'm.example',
-          port: 3306,
-          database: 'dm',
-          user: 'um',
-        },
-        {
-          kind: 'rds',
-          name: 'pg-b',
-          region: 'eu-west-1',
-          engine: 'postgres',
-          host: 'b.example',
-          port: 5433,
-          database: 'db',
-          user: 'ub',
-        },
-        {
-          kind: 'mongo',
-          name: 'mo',
-          region: 'eu-west-1',
-          scheme: 'mongodb+srv',
-          hosts: ['c.example'],
-          database: 'x',
-          options: {},
-        },
+        rdsTarget({ name: 'pg-a', host: 'a.example', port: 5432, database: 'da', user: 'ua' }),
+        rdsTarget({ name: 'my', engine: 'mysql', host: 'm.example', port: 3306, database: 'dm', user: 'um' }),
+        rdsTarget({ name: 'pg-b', host: 'b.example', port: 5433, database: 'db', user: 'ub' }),
+        mongoTarget({ name: 'mo', scheme: 'mongodb+srv', hosts: ['c.example'], database: 'x' }),
       ],
-    };
+    });
     const [pgA, my, pgB, mo] = config.targets as [never, never, never, never];
     const pub = new FilePublisher(config);
     await pub.publish(pgA, { kind: 'rds', token: 'a.example:5432/?Action=connect&X=1', expiresAt: 1 });

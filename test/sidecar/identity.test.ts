@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
-import type { Target } from '../../contract/sidecar-config.ts';
 import {
   ASSUME_ROLE_DURATION_SECONDS,
   assumeRoleFetcher,
@@ -11,6 +10,7 @@ import {
   type BaseProvider,
   type StsLike,
 } from '../../sidecar/src/identity.ts';
+import { rdsTarget } from '../fakes/sidecar-config.ts';
 
 const VALID = /^[\w+=,.@-]{2,64}$/;
 
@@ -104,16 +104,7 @@ describe('assumeRoleFetcher', () => {
 });
 
 describe('createCredentialFetcher', () => {
-  const rds: Target = {
-    kind: 'rds',
-    name: 'db',
-    region: 'eu-west-1',
-    engine: 'postgres',
-    host: 'h',
-    port: 5432,
-    database: 'd',
-    user: 'u',
-  };
+  const rds = rdsTarget({ name: 'db' });
   it('without a role: the base identity, forcing the SDK past its cache', async () => {
     const seen: unknown[] = [];
     const base: BaseProvider = (o) => {

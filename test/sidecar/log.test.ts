@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MongoTarget } from '../../contract/sidecar-config.ts';
 import { describeError, scrubText } from '../../sidecar/src/log.ts';
 import { renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
 import { sdkRdsSigner } from '../../sidecar/src/rds-token.ts';
+import { mongoTarget } from '../fakes/sidecar-config.ts';
 
 const KEY_ID = 'ASIAQWERTYUIOPASDFGH';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -60,15 +60,7 @@ describe('scrubText', () => {
   });
 
   it('removes credentials from a Mongo URI, where they are percent-encoded', () => {
-    const docs: MongoTarget = {
-      kind: 'mongo',
-      name: 'docs',
-      region: 'eu-west-1',
-      scheme: 'mongodb+srv',
-      hosts: ['c0.example.mongodb.net'],
-      database: 'docs',
-      options: {},
-    };
+    const docs = mongoTarget({ hosts: ['c0.example.mongodb.net'] });
     const text = `MongoServerError: bad auth for ${renderMongoUri(docs, credentials)}`;
     assertNoSecret(scrubText(text), [KEY_ID, encodeURIComponent(SECRET), encodeURIComponent(SESSION)]);
     assert.match(scrubText(text), /c0\.example\.mongodb\.net/, 'the host stays');

@@ -6,30 +6,14 @@ import type { MongoTarget, RdsTarget, Target } from '../../contract/sidecar-conf
 import { runOnce, runSidecar, startSidecar, type RunningSidecar } from '../../sidecar/src/main.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 import { FAKE_ERRORS, FakeCredentialSource, fakeRdsSigner } from '../fakes/fake-credentials.ts';
+import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 import { httpRequest, waitFor } from './support/http-client.ts';
 import { hasIpv6Loopback } from './support/ipv6.ts';
 import { LogCapture, LOOPBACK_EPHEMERAL, testSidecarEnv } from './support/sidecar-env.ts';
 import { lookupPgpass } from './support/libpq-pgpass.ts';
 
-const pg: RdsTarget = {
-  kind: 'rds',
-  name: 'invoicing-db',
-  region: 'eu-west-1',
-  engine: 'postgres',
-  host: 'inv.cluster-x.eu-west-1.rds.amazonaws.com',
-  port: 5432,
-  database: 'invoicing',
-  user: 'invoicing_app',
-};
-const docs: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: 'eu-west-1',
-  scheme: 'mongodb+srv',
-  hosts: ['c0.example.mongodb.net'],
-  database: 'docs',
-  options: { retryWrites: 'true' },
-};
+const pg = rdsTarget({ name: 'invoicing-db' });
+const docs = mongoTarget({ name: 'docs', options: { retryWrites: 'true' } });
 
 /** Tests that await a process-like exit fail fast instead of hanging when it never comes. */
 const TIMEOUT = { timeout: 10_000 };
@@ -236,13 +220,12 @@ describe('startSidecar', () => {
 });
 
 describe('restart in place (native sidecar, the emptyDir survives)', () => {
-  const reports: RdsTarget = {
-    ...pg,
+  const reports = rdsTarget({
     name: 'reports-db',
     host: 'rep.cluster-x.eu-west-1.rds.amazonaws.com',
     database: 'reports',
     user: 'reports_app',
-  };
+  });
   const FILE_NAMES = [
     'pgpass',
     'invoicing-db.token',

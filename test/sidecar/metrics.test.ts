@@ -1,28 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import type { MongoTarget, RdsTarget } from '../../contract/sidecar-config.ts';
 import { createMetrics, METRIC_PREFIX } from '../../sidecar/src/metrics.ts';
+import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 
-const rds: RdsTarget = {
-  kind: 'rds',
-  name: 'invoicing-db',
-  region: 'eu-west-1',
-  engine: 'postgres',
-  host: 'h',
-  port: 5432,
-  database: 'd',
-  user: 'u',
-};
-const mongo: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: 'eu-west-1',
-  scheme: 'mongodb',
-  hosts: ['h:1'],
-  database: 'd',
-  options: {},
-};
+const rds = rdsTarget({ name: 'invoicing-db' });
+const mongo = mongoTarget({ name: 'docs' });
 
 function exposition(defaultMetrics: boolean) {
   let ready = false;

@@ -1,30 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  SidecarConfigError,
-  serializeSidecarConfig,
-  type SidecarConfig,
-} from '../../contract/sidecar-config.ts';
+import { SidecarConfigError, serializeSidecarConfig } from '../../contract/sidecar-config.ts';
 import { parseSidecarOptions, SidecarOptionsError } from '../../sidecar/src/options.ts';
+import { rdsTarget, sidecarConfig } from '../fakes/sidecar-config.ts';
 
-const config: SidecarConfig = {
-  apiVersion: 'token-broker.io/v1',
-  directory: '/var/run/token-broker',
-  listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
-  refresh: { marginSeconds: 120 },
-  targets: [
-    {
-      kind: 'rds',
-      name: 'db',
-      region: 'eu-west-1',
-      engine: 'postgres',
-      host: 'h',
-      port: 5432,
-      database: 'd',
-      user: 'u',
-    },
-  ],
-};
+const config = sidecarConfig({ targets: [rdsTarget({ name: 'db' })] });
 const env = {
   TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
   TOKEN_BROKER_POD_NAME: 'pod-1',

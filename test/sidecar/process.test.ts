@@ -7,25 +7,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  serializeSidecarConfig,
-  type MongoTarget,
-  type RdsTarget,
-  type SidecarConfig,
-} from '../../contract/sidecar-config.ts';
+import type { SidecarConfig } from '../../contract/sidecar-config.ts';
 import {
   startContainerCredentialsEmulator,
   type ContainerCredentialsEmulator,
 } from '../emulators/container-credentials-emulator.ts';
-import { verifyRdsAuthToken } from '../emulators/rds-token.ts';
 import { startStsEmulator, type StsEmulator } from '../emulators/sts-emulator.ts';
-import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
+import { mongoTarget, rdsTarget, SAMPLE_POD } from '../fakes/sidecar-config.ts';
 import { httpRequest, waitFor } from './support/http-client.ts';
 import { testSidecarEnv, type TestSidecarEnv } from './support/sidecar-env.ts';
+import { freeListenPorts, irsaEnv, sidecarProcessEnv } from './support/sidecar-process-env.ts';
+import { verifyTargetToken } from './support/verify-target-token.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./support/run-sidecar.ts', import.meta.url));
@@ -33,26 +28,8 @@ const REGION = 'eu-west-1';
 const POD_ROLE = 'arn:aws:iam::111122223333:role/invoicing-pod';
 const DB_ROLE = 'arn:aws:iam::111122223333:role/invoicing-db-connect';
 
-const pg: RdsTarget = {
-  kind: 'rds',
-  name: 'invoicing-db',
-  region: REGION,
-  engine: 'postgres',
-  host: 'inv.cluster-abc.eu-west-1.rds.amazonaws.com',
-  port: 5432,
-  database: 'invoicing',
-  user: 'invoicing_app',
-  roleArn: DB_ROLE,
-};
-const docs: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: REGION,
-  scheme: 'mongodb+srv',
-  hosts: ['c0.example.mongodb.net'],
-  database: 'docs',
-  options: {},
-};
+const pg = rdsTarget({ name: 'invoicing-db', roleArn: DB_ROLE });
+const docs = mongoTarget({ name: 'docs' });
 
 interface ChildResult {
   code: number | null;
@@ -66,8 +43,8 @@ const running = new Set<ReturnType<typeof spawn>>();
 function spawnSidecar(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
     cwd: ROOT,
-    // Only what a pod would have: no inherited AWS_* from the test machine.
-    env: { PATH: process.env.PATH ?? '', HOME: env.HOME ?? '/nonexistent', ...env },
+    // Only what a pod would have (see sidecarProcessEnv): no inherited AWS_* from the test machine.
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -82,14 +59,6 @@ function spawnSidecar(args: string[], env: Record<string, string>) {
     }),
   );
   return { child, exited, output: () => stdout };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 let sts: StsEmulator;
@@ -107,30 +76,12 @@ after(async () => {
 async function withPorts(
   t: TestSidecarEnv,
 ): Promise<{ env: Record<string, string>; ports: SidecarConfig['listen'] }> {
-  const ports = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
-  const config: SidecarConfig = { ...t.config, listen: ports };
-  return {
-    env: {
-      ...t.env,
-      TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
-      TOKEN_BROKER_LISTEN_HOST: '127.0.0.1',
-      HOME: t.dir,
-    },
-    ports,
-  };
+  const ports = await freeListenPorts();
+  return { env: sidecarProcessEnv({ ...t.config, listen: ports }, SAMPLE_POD), ports };
 }
 
-async function irsaEnv(t: TestSidecarEnv): Promise<Record<string, string>> {
-  const tokenFile = join(t.dir, 'irsa-token');
-  await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: Date.now() + 86_400_000 }));
-  return {
-    AWS_REGION: REGION,
-    AWS_STS_REGIONAL_ENDPOINTS: 'regional',
-    AWS_ENDPOINT_URL_STS: sts.url,
-    AWS_ROLE_ARN: POD_ROLE,
-    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-  };
-}
+const irsa = (t: TestSidecarEnv) =>
+  irsaEnv({ dir: t.dir, region: REGION, roleArn: POD_ROLE, stsUrl: sts.url });
 
 // A hung child fails the suite at the timeout instead of hanging the run.
 describe('sidecar process', { timeout: 60_000 }, () => {
@@ -138,18 +89,10 @@ describe('sidecar process', { timeout: 60_000 }, () => {
     const t = await testSidecarEnv([pg, docs]);
     const { env } = await withPorts(t);
     const before = sts.calls.length;
-    const r = await spawnSidecar(['--once'], { ...env, ...(await irsaEnv(t)) }).exited;
+    const r = await spawnSidecar(['--once'], { ...env, ...(await irsa(t)) }).exited;
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const token = await readFile(join(t.dir, 'invoicing-db.token'), 'utf8');
-    const v = verifyRdsAuthToken({
-      token,
-      host: pg.host,
-      port: pg.port,
-      user: pg.user,
-      region: REGION,
-      lookup: sts.lookup,
-      now: Date.now(),
-    });
+    const v = verifyTargetToken(token, pg, sts, REGION);
     assert.ok(v.ok, v.ok ? '' : v.message);
     const actions = sts.calls.slice(before).map((c) => `${c.action}:${c.outcome}`);
     assert.ok(
@@ -190,7 +133,7 @@ describe('sidecar process', { timeout: 60_000 }, () => {
     const t = await testSidecarEnv([pg]);
     const { env } = await withPorts(t);
     sts.failNext('throttling', 2, { action: 'AssumeRole' });
-    const r = await spawnSidecar(['--once'], { ...env, ...(await irsaEnv(t)) }).exited;
+    const r = await spawnSidecar(['--once'], { ...env, ...(await irsa(t)) }).exited;
     sts.clearFaults();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /"errorClass":"throttling"/);
@@ -203,7 +146,7 @@ describe('sidecar process', { timeout: 60_000 }, () => {
     const { env } = await withPorts(t);
     sts.failNext('access-denied', 1_000, { action: 'AssumeRole' });
     const argv = ['--once', '--once-timeout', '1'];
-    const r = await spawnSidecar(argv, { ...env, ...(await irsaEnv(t)) }).exited;
+    const r = await spawnSidecar(argv, { ...env, ...(await irsa(t)) }).exited;
     sts.clearFaults();
     assert.equal(r.code, 1);
     assert.match(
@@ -217,7 +160,7 @@ describe('sidecar process', { timeout: 60_000 }, () => {
     const t = await testSidecarEnv([pg, docs]);
     const { env, ports } = await withPorts(t);
     const started = performance.now();
-    const sc = spawnSidecar(['--log-level', 'info'], { ...env, ...(await irsaEnv(t)) });
+    const sc = spawnSidecar(['--log-level', 'info'], { ...env, ...(await irsa(t)) });
     try {
       await waitFor(
         () => stat(join(t.dir, 'invoicing-db.token')).catch(() => undefined),

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { MongoTarget, RdsTarget, SidecarConfig } from '../../contract/sidecar-config.ts';
+import type { RdsTarget, SidecarConfig } from '../../contract/sidecar-config.ts';
 import { parseCredentialsJson, renderCredentialsJson } from '../../sidecar/src/credentials-json.ts';
 import { makeMongoCredentials } from '../../sidecar/src/mongo-credentials.ts';
 import { renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
@@ -13,28 +13,17 @@ import { RDS_TOKEN_LIFETIME_MS, rdsTokenValidUntil, sdkRdsSigner } from '../../s
 import { readPreviousValues } from '../../sidecar/src/restore.ts';
 import { FAKE_EPOCH } from '../fakes/fake-clock.ts';
 import { fakeRdsSigner } from '../fakes/fake-credentials.ts';
+import { mongoTarget, rdsTarget, sidecarConfig } from '../fakes/sidecar-config.ts';
 import { nodeFileOps } from '../../sidecar/src/files.ts';
 
-const pg: RdsTarget = {
-  kind: 'rds',
+const pg = rdsTarget({
   name: 'pg',
-  region: 'eu-west-1',
-  engine: 'postgres',
   host: 'pg.cluster-x.eu-west-1.rds.amazonaws.com',
-  port: 5432,
   database: 'app',
   user: 'app user',
-};
+});
 const pg2: RdsTarget = { ...pg, name: 'pg2', host: 'pg2.example', user: 'other' };
-const docs: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: 'eu-west-1',
-  scheme: 'mongodb+srv',
-  hosts: ['c0.example.mongodb.net'],
-  database: 'docs',
-  options: {},
-};
+const docs = mongoTarget({ name: 'docs' });
 const creds = (expiresAt: number) => ({
   accessKeyId: 'ASIAEXAMPLEEXAMPLE01',
   secretAccessKey: 'c2VjcmV0/+=c2VjcmV0c2VjcmV0c2VjcmV0c2Vj',
@@ -122,13 +111,7 @@ describe('parseCredentialsJson', () => {
 
 async function withDir(fn: (dir: string, config: SidecarConfig) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tb-restore-'));
-  const config: SidecarConfig = {
-    apiVersion: 'token-broker.io/v1',
-    directory: dir,
-    listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
-    refresh: { marginSeconds: 120 },
-    targets: [pg, pg2, docs],
-  };
+  const config = sidecarConfig({ directory: dir, targets: [pg, pg2, docs] });
   try {
     await fn(dir, config);
   } finally {

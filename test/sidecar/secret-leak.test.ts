@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { MongoTarget, RdsTarget } from '../../contract/sidecar-config.ts';
 import { nodeFileOps, type FileOps } from '../../sidecar/src/files.ts';
 import { startSidecar } from '../../sidecar/src/main.ts';
 import { startStsEmulator, type StsEmulator } from '../emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
+import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 import { httpRequest, waitFor, type TestResponse } from './support/http-client.ts';
 import {
   LogCapture,
@@ -24,37 +24,23 @@ const REGION = 'eu-west-1';
 const POD_ROLE = 'arn:aws:iam::111122223333:role/leak-pod';
 const DB_ROLE = 'arn:aws:iam::111122223333:role/leak-db';
 
-const pg: RdsTarget = {
-  kind: 'rds',
+const pg = rdsTarget({
   name: 'pg',
-  region: REGION,
-  engine: 'postgres',
   host: 'pg.cluster-x.eu-west-1.rds.amazonaws.com',
-  port: 5432,
   database: 'app',
   user: 'app',
   roleArn: DB_ROLE,
   externalId: 'ext-leak',
-};
-const my: RdsTarget = {
-  kind: 'rds',
+});
+const my = rdsTarget({
   name: 'my',
-  region: REGION,
   engine: 'mysql',
   host: 'my.cluster-x.eu-west-1.rds.amazonaws.com',
   port: 3306,
   database: 'app',
   user: 'app',
-};
-const mo: MongoTarget = {
-  kind: 'mongo',
-  name: 'mo',
-  region: REGION,
-  scheme: 'mongodb+srv',
-  hosts: ['c0.example.mongodb.net'],
-  database: 'docs',
-  options: { appName: 'leak' },
-};
+});
+const mo = mongoTarget({ name: 'mo', options: { appName: 'leak' } });
 
 let sts: StsEmulator;
 let t: TestSidecarEnv;

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { MongoTarget, RdsTarget } from '../../contract/sidecar-config.ts';
 import { classifyError, type ErrorClass } from '../../sidecar/src/error-class.ts';
 import {
   createBaseProvider,
@@ -16,9 +15,9 @@ import {
   roleSessionName,
 } from '../../sidecar/src/identity.ts';
 import { startSidecar } from '../../sidecar/src/main.ts';
-import { verifyRdsAuthToken } from '../emulators/rds-token.ts';
 import { startStsEmulator, type StsEmulator, type StsFaultKind } from '../emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
+import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 import { httpRequest, waitFor } from './support/http-client.ts';
 import {
   LogCapture,
@@ -26,33 +25,15 @@ import {
   testSidecarEnv,
   type TestSidecarEnv,
 } from './support/sidecar-env.ts';
+import { verifyTargetToken } from './support/verify-target-token.ts';
 
 const REGION = 'eu-west-1';
 const POD_ROLE = 'arn:aws:iam::111122223333:role/invoicing-pod';
 const DB_ROLE = 'arn:aws:iam::111122223333:role/invoicing-db-connect';
 const EXTERNAL_ID = 'tb-external-1';
 
-const pg: RdsTarget = {
-  kind: 'rds',
-  name: 'invoicing-db',
-  region: REGION,
-  engine: 'postgres',
-  host: 'invoicing.cluster-abc.eu-west-1.rds.amazonaws.com',
-  port: 5432,
-  database: 'invoicing',
-  user: 'invoicing_app',
-  roleArn: DB_ROLE,
-  externalId: EXTERNAL_ID,
-};
-const docs: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: REGION,
-  scheme: 'mongodb+srv',
-  hosts: ['c0.example.mongodb.net'],
-  database: 'docs',
-  options: {},
-};
+const pg = rdsTarget({ name: 'invoicing-db', roleArn: DB_ROLE, externalId: EXTERNAL_ID });
+const docs = mongoTarget({ name: 'docs' });
 
 let sts: StsEmulator;
 let t: TestSidecarEnv;
@@ -119,15 +100,7 @@ describe('sidecar against the STS emulator (real SDK providers)', { timeout: 30_
       );
       const readyMs = performance.now() - started;
       const token = await readFile(join(t.dir, 'invoicing-db.token'), 'utf8');
-      const v = verifyRdsAuthToken({
-        token,
-        host: pg.host,
-        port: pg.port,
-        user: pg.user,
-        region: REGION,
-        lookup: sts.lookup,
-        now: Date.now(),
-      });
+      const v = verifyTargetToken(token, pg, sts, REGION);
       assert.ok(v.ok, v.ok ? '' : `${v.reason}: ${v.message}`);
       const signer = sts.credentialFor(v.accessKeyId)!;
       assert.equal(signer.roleArn, DB_ROLE, 'signed with the target role');

@@ -5,23 +5,16 @@
 // Env TOKEN_BROKER_E2E_APP_JOB: JSON MongoAppJob. Prints one JSON MongoAppAttempt line per connection.
 import type { MongoAppAttempt, MongoAppJob } from './mongo-app.ts';
 import { readFile } from 'node:fs/promises';
-
-interface Driver {
-  MongoClient: new (
-    uri: string,
-    options: Record<string, unknown>,
-  ) => {
-    connect(): Promise<unknown>;
-    db(name: string): {
-      command(command: Record<string, unknown>): Promise<Record<string, unknown>>;
-      collection(name: string): { find(filter: Record<string, unknown>): { toArray(): Promise<unknown[]> } };
-    };
-    close(): Promise<void>;
-  };
-}
+import {
+  CONNECT_TIMEOUTS,
+  driverFailure,
+  loadMongoDriver,
+  pingAndRead,
+  type MongoDriverClient,
+} from './mongo-driver.ts';
 
 const job = JSON.parse(process.env.TOKEN_BROKER_E2E_APP_JOB ?? '{}') as MongoAppJob;
-const driver = (await import(job.driver)) as Driver;
+const driver = await loadMongoDriver(job.driver);
 
 let stopping = false;
 process.stdin.on('end', () => (stopping = true));
@@ -37,26 +30,19 @@ async function connectionString(): Promise<string> {
 
 async function attempt(): Promise<MongoAppAttempt> {
   const startedAt = Date.now();
-  let client: InstanceType<Driver['MongoClient']> | undefined;
+  let client: MongoDriverClient | undefined;
   try {
-    client = new driver.MongoClient(await connectionString(), {
-      serverSelectionTimeoutMS: 5000,
-      connectTimeoutMS: 5000,
-      maxPoolSize: 1,
-    });
-    await client.connect();
-    const db = client.db(job.database);
-    const ping = await db.command({ ping: 1 });
-    const documents = await db.collection(job.collection).find({}).toArray();
-    return { startedAt, endedAt: Date.now(), ok: true, ping: ping.ok === 1, documents: documents.length };
+    client = new driver.MongoClient(await connectionString(), { ...CONNECT_TIMEOUTS, maxPoolSize: 1 });
+    const { ping, documents } = await pingAndRead(client, job);
+    return { startedAt, endedAt: Date.now(), ok: true, ping, documents: documents.length };
   } catch (error) {
-    const e = error as { name?: string; message?: string; code?: unknown };
+    const failure = driverFailure(error);
     return {
       startedAt,
       endedAt: Date.now(),
       ok: false,
-      error: `${e.name ?? 'Error'}: ${e.message ?? String(error)}`,
-      code: typeof e.code === 'number' ? e.code : undefined,
+      error: `${failure.name}: ${failure.message}`,
+      code: failure.code,
     };
   } finally {
     await client?.close().catch(() => undefined);

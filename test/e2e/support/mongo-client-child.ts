@@ -3,39 +3,17 @@
 // Env TOKEN_BROKER_E2E_JOB: JSON MongoClientJob (not argv: a URI may carry credentials). Prints one JSON
 // MongoClientOutcome line on stdout.
 import type { MongoClientJob, MongoClientOutcome } from './mongo-client.ts';
-
-interface Driver {
-  MongoClient: new (
-    uri: string,
-    options: Record<string, unknown>,
-  ) => {
-    connect(): Promise<unknown>;
-    db(name: string): {
-      command(command: Record<string, unknown>): Promise<Record<string, unknown>>;
-      collection(name: string): { find(filter: Record<string, unknown>): { toArray(): Promise<unknown[]> } };
-    };
-    close(): Promise<void>;
-  };
-}
+import { CONNECT_TIMEOUTS, driverFailure, loadMongoDriver, pingAndRead } from './mongo-driver.ts';
 
 const job = JSON.parse(process.env.TOKEN_BROKER_E2E_JOB ?? '{}') as MongoClientJob;
-const driver = (await import(job.driver)) as Driver;
-const client = new driver.MongoClient(job.uri, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+const driver = await loadMongoDriver(job.driver);
+const client = new driver.MongoClient(job.uri, CONNECT_TIMEOUTS);
 let outcome: MongoClientOutcome;
 try {
-  await client.connect();
-  const db = client.db(job.database);
-  const ping = await db.command({ ping: 1 });
-  const documents = await db.collection(job.collection).find({}).toArray();
-  outcome = { ok: true, ping: ping.ok === 1, documents };
+  outcome = { ok: true, ...(await pingAndRead(client, job)) };
 } catch (error) {
-  const e = error as { name?: string; message?: string; code?: unknown };
-  outcome = {
-    ok: false,
-    errorName: e.name ?? 'Error',
-    message: e.message ?? String(error),
-    code: typeof e.code === 'number' ? e.code : undefined,
-  };
+  const failure = driverFailure(error);
+  outcome = { ok: false, errorName: failure.name, message: failure.message, code: failure.code };
 } finally {
   await client.close().catch(() => undefined);
 }

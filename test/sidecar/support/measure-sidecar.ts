@@ -10,61 +10,36 @@
  * does; without, it runs the TypeScript sources through tsx (slower start, more memory).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { serializeSidecarConfig, type SidecarConfig } from '../../../contract/sidecar-config.ts';
 import { startStsEmulator } from '../../emulators/sts-emulator.ts';
-import { makeWebIdentityToken } from '../../emulators/web-identity-token.ts';
+import { mongoTarget, rdsTarget, sidecarConfig } from '../../fakes/sidecar-config.ts';
 import { httpRequest, waitFor } from './http-client.ts';
+import { freeListenPorts, irsaEnv, sidecarProcessEnv } from './sidecar-process-env.ts';
 
 const compiled = process.argv[2];
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REGION = 'eu-west-1';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 const sts = await startStsEmulator({ region: REGION });
 const dir = await mkdtemp(join(tmpdir(), 'tb-measure-'));
-const tokenFile = join(dir, 'irsa-token');
-await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: Date.now() + 86_400_000 }));
-const listen = { apiPort: await freePort(), healthPort: await freePort(), metricsPort: await freePort() };
-const config: SidecarConfig = {
-  apiVersion: 'token-broker.io/v1',
+const listen = await freeListenPorts();
+const config = sidecarConfig({
   directory: dir,
   listen,
-  refresh: { marginSeconds: 120 },
   targets: [
-    {
-      kind: 'rds',
+    rdsTarget({
       name: 'db',
-      region: REGION,
-      engine: 'postgres',
       host: 'db.cluster-x.eu-west-1.rds.amazonaws.com',
-      port: 5432,
       database: 'app',
       user: 'app',
       roleArn: 'arn:aws:iam::111122223333:role/db',
-    },
-    {
-      kind: 'mongo',
-      name: 'docs',
-      region: REGION,
-      scheme: 'mongodb+srv',
-      hosts: ['c0.example.mongodb.net'],
-      database: 'docs',
-      options: {},
-    },
+    }),
+    mongoTarget({ name: 'docs' }),
   ],
-};
+});
 const args = compiled
   ? [
       '--input-type=module',
@@ -72,23 +47,16 @@ const args = compiled
       `const m = await import(${JSON.stringify(pathToFileURL(resolve(compiled)).href)}); process.exit(await m.runSidecar([], process.env));`,
     ]
   : ['--import', 'tsx', fileURLToPath(new URL('./run-sidecar.ts', import.meta.url))];
+const env = {
+  ...sidecarProcessEnv(config, { name: 'measure-pod', namespace: 'default' }),
+  // e.g. MEASURE_NODE_OPTIONS="--max-semi-space-size=1" to compare V8 settings
+  ...(process.env.MEASURE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MEASURE_NODE_OPTIONS } : {}),
+  ...(await irsaEnv({ dir, region: REGION, roleArn: 'arn:aws:iam::111122223333:role/pod', stsUrl: sts.url })),
+};
 const started = performance.now();
 const child = spawn(process.execPath, args, {
   cwd: ROOT,
-  env: {
-    PATH: process.env.PATH ?? '',
-    HOME: dir,
-    // e.g. MEASURE_NODE_OPTIONS="--max-semi-space-size=1" to compare V8 settings
-    ...(process.env.MEASURE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MEASURE_NODE_OPTIONS } : {}),
-    TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
-    TOKEN_BROKER_POD_NAME: 'measure-pod',
-    TOKEN_BROKER_POD_NAMESPACE: 'default',
-    TOKEN_BROKER_LISTEN_HOST: '127.0.0.1',
-    AWS_REGION: REGION,
-    AWS_ENDPOINT_URL_STS: sts.url,
-    AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/pod',
-    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-  },
+  env,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { serializeSidecarConfig, type SidecarConfig, type Target } from '../../../contract/sidecar-config.ts';
 import { parseSidecarOptions, type SidecarOptions } from '../../../sidecar/src/options.ts';
 import type { ListenOverrides } from '../../../sidecar/src/main.ts';
+import { SAMPLE_POD, sidecarConfig } from '../../fakes/sidecar-config.ts';
 
 export const LOOPBACK_EPHEMERAL: ListenOverrides = {
   apiHost: '127.0.0.1',
@@ -24,17 +25,11 @@ export interface TestSidecarEnv {
 
 export async function testSidecarEnv(targets: Target[], marginSeconds = 120): Promise<TestSidecarEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'tb-sidecar-'));
-  const config: SidecarConfig = {
-    apiVersion: 'token-broker.io/v1',
-    directory: dir,
-    listen: { apiPort: 9901, healthPort: 9902, metricsPort: 9903 },
-    refresh: { marginSeconds },
-    targets,
-  };
+  const config = sidecarConfig({ directory: dir, refresh: { marginSeconds }, targets });
   const env = {
     TOKEN_BROKER_CONFIG: serializeSidecarConfig(config),
-    TOKEN_BROKER_POD_NAME: 'invoicing-7d9f-abcde',
-    TOKEN_BROKER_POD_NAMESPACE: 'billing',
+    TOKEN_BROKER_POD_NAME: SAMPLE_POD.name,
+    TOKEN_BROKER_POD_NAMESPACE: SAMPLE_POD.namespace,
   };
   return {
     dir,

@@ -6,54 +6,16 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
 import { parseWebhookOptions } from '../../../webhook/src/options.ts';
 import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
-import { generateCertificates, TEST_SERVER_NAME, type TestCertificates } from './support/certs.ts';
+import { generateCertificates, type TestCertificates } from './support/certs.ts';
+import { callHttps } from './support/https-client.ts';
 import { logSink } from './support/log-sink.ts';
 import { optedInPod, review } from './support/pods.ts';
-
-interface Reply {
-  status: number;
-  body: string;
-  fingerprint: string;
-}
-
-function call(port: number, ca: Buffer, path: string, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: body === undefined ? 'GET' : 'POST',
-        ca,
-        servername: TEST_SERVER_NAME,
-        // A fresh TLS handshake per call, so a rotated certificate shows at once.
-        agent: false,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      },
-      (res) => {
-        const fingerprint =
-          res.socket && 'getPeerCertificate' in res.socket
-            ? (res.socket as TLSSocket).getPeerCertificate().fingerprint256
-            : '';
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), fingerprint }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function fingerprintOf(cert: Buffer): string {
   return new X509Certificate(cert).fingerprint256;
@@ -134,19 +96,19 @@ void describe('webhook over HTTPS', () => {
   });
 
   void it('serves /healthz and /readyz with the generated certificate', async () => {
-    const health = await call(server.port, first.ca, '/healthz');
+    const health = await callHttps(server.port, first.ca, '/healthz');
     assert.equal(health.status, 200);
     assert.equal(health.fingerprint, fingerprintOf(first.cert));
-    assert.equal((await call(server.port, first.ca, '/readyz')).status, 200);
+    assert.equal((await callHttps(server.port, first.ca, '/readyz')).status, 200);
   });
 
   void it('answers an AdmissionReview on POST /mutate, and /metrics counts it', async () => {
-    const res = await call(server.port, first.ca, '/mutate', JSON.stringify(review(optedInPod())));
+    const res = await callHttps(server.port, first.ca, '/mutate', JSON.stringify(review(optedInPod())));
     assert.equal(res.status, 200);
     const answer = JSON.parse(res.body) as AdmissionReviewResponse;
     assert.equal(answer.response.allowed, true);
     assert.equal(answer.response.patchType, 'JSONPatch');
-    const metrics = await call(server.port, first.ca, '/metrics');
+    const metrics = await callHttps(server.port, first.ca, '/metrics');
     assert.match(metrics.body, /token_broker_webhook_admissions_total\{outcome="injected"\} 1/);
     const notAfter = new Date(new X509Certificate(first.cert).validTo).getTime() / 1000;
     assert.match(
@@ -156,19 +118,19 @@ void describe('webhook over HTTPS', () => {
   });
 
   void it('is not reachable by a client that does not trust the CA', async () => {
-    await assert.rejects(call(server.port, Buffer.from(''), '/healthz'));
+    await assert.rejects(callHttps(server.port, Buffer.from(''), '/healthz'));
   });
 
   void it('serves a rotated certificate without a restart (..data symlink swap)', async () => {
     await volume.publish(second.cert, second.key);
     const expected = fingerprintOf(second.cert);
     await eventually(
-      async () => (await call(server.port, second.ca, '/healthz')).fingerprint === expected,
+      async () => (await callHttps(server.port, second.ca, '/healthz')).fingerprint === expected,
       'the new cert',
     );
     assert.match(logs.text(), /TLS certificate reloaded/);
     assert.equal(
-      (await call(server.port, second.ca, '/mutate', JSON.stringify(review(optedInPod())))).status,
+      (await callHttps(server.port, second.ca, '/mutate', JSON.stringify(review(optedInPod())))).status,
       200,
     );
   });
@@ -180,18 +142,18 @@ void describe('webhook over HTTPS', () => {
     assert.equal(server.reloader.reload(), 'rejected');
     await volume.publish('not a certificate', 'not a key');
     assert.equal(server.reloader.reload(), 'rejected');
-    const res = await call(server.port, second.ca, '/healthz');
+    const res = await callHttps(server.port, second.ca, '/healthz');
     assert.equal(res.status, 200);
     assert.equal(res.fingerprint, current);
     assert.match(logs.text(), /new TLS certificate rejected; still serving the previous one/);
     assert.doesNotMatch(logs.text(), /PRIVATE KEY/);
-    const metrics = await call(server.port, second.ca, '/metrics');
+    const metrics = await callHttps(server.port, second.ca, '/metrics');
     assert.match(metrics.body, /token_broker_webhook_tls_reloads_total\{result="rejected"\} [1-9]/);
   });
 
   void it('goes not-ready on close', async () => {
     const ports = server.port;
     await server.close();
-    await assert.rejects(call(ports, second.ca, '/healthz'));
+    await assert.rejects(callHttps(ports, second.ca, '/healthz'));
   });
 });

@@ -4,55 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { runWebhookServer } from '../../../webhook/src/serve-command.ts';
-import { makeTempCertificates, TEST_SERVER_NAME, type TestCertificates } from './support/certs.ts';
+import { freePort } from '../../e2e/support/net.ts';
+import { makeTempCertificates, type TestCertificates } from './support/certs.ts';
+import { callHttps } from './support/https-client.ts';
 import { optedInPod, review } from './support/pods.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-function call(
-  port: number,
-  ca: Buffer,
-  path: string,
-  body?: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: body === undefined ? 'GET' : 'POST',
-        ca,
-        servername: TEST_SERVER_NAME,
-        agent: false,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function io() {
   const out = { stdout: '', stderr: '' };
@@ -100,14 +60,14 @@ void describe('token-broker webhook', () => {
       const deadline = Date.now() + 20_000;
       let ready = false;
       while (!ready && Date.now() < deadline && child.exitCode === null) {
-        ready = await call(port, certs.ca, '/readyz').then(
+        ready = await callHttps(port, certs.ca, '/readyz').then(
           (r) => r.status === 200,
           () => false,
         );
         if (!ready) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(ready, `webhook did not become ready: ${stderr}`);
-      const res = await call(port, certs.ca, '/mutate', JSON.stringify(review(optedInPod())));
+      const res = await callHttps(port, certs.ca, '/mutate', JSON.stringify(review(optedInPod())));
       assert.equal(res.status, 200);
       assert.match(res.body, /"patchType":"JSONPatch"/);
     } finally {
