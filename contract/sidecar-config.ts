@@ -58,9 +58,9 @@ export interface SidecarConfig {
   listen: {
     /** Credentials API, bound to 127.0.0.1 only. */
     apiPort: number;
-    /** /healthz and /readyz for kubelet probes, bound to all interfaces. */
+    /** /healthz and /readyz for kubelet probes, bound to all interfaces (::, dual-stack). */
     healthPort: number;
-    /** /metrics only, bound to all interfaces for Prometheus. */
+    /** /metrics only, bound to all interfaces (::, dual-stack) for Prometheus. */
     metricsPort: number;
   };
   refresh: {

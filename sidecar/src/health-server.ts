@@ -1,5 +1,5 @@
 /**
- * Kubelet probes on 0.0.0.0:healthPort: `/healthz` answers while the process runs; `/readyz` is 200
+ * Kubelet probes on [::]:healthPort (dual-stack; 0.0.0.0 without IPv6): `/healthz` answers while the process runs; `/readyz` is 200
  * only when every target holds a value fresh beyond the refresh margin (the native sidecar's
  * startupProbe, so the app starts with credentials in place).
  */

@@ -44,10 +44,12 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
-type Scrubber = [RegExp, string | ((match: string) => string)];
+type Scrubber = [RegExp, string | ((match: string, offset: number, text: string) => string)];
 
 /** A lowercase absolute path (a file in the token-broker directory): kept, it is the useful part. */
 const PLAIN_PATH = /^\/[a-z0-9._/-]+$/;
+/** Text ending in an ARN's prefix: the resource that follows (a role or session) is what an operator needs. */
+const ARN_PREFIX = /arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:$/;
 
 const SCRUBBERS: Scrubber[] = [
   // User info of a URI (a Mongo URI carries the key id and the secret there).
@@ -61,7 +63,10 @@ const SCRUBBERS: Scrubber[] = [
   // Long base64/hex/percent-encoded runs: secret keys, session tokens, signatures, JWTs.
   [
     /[A-Za-z0-9+/=_%-]{32,}(?:\.[A-Za-z0-9+/=_%-]{8,})*/g,
-    (run) => (PLAIN_PATH.test(run) ? run : '[redacted]'),
+    (run, offset, text) =>
+      PLAIN_PATH.test(run) || ARN_PREFIX.test(text.slice(Math.max(0, offset - 64), offset))
+        ? run
+        : '[redacted]',
   ],
 ];
 
@@ -74,7 +79,12 @@ export function scrubText(text: string): string {
     out =
       typeof replacement === 'string'
         ? out.replace(pattern, replacement)
-        : out.replace(pattern, (m) => replacement(m));
+        : out.replace(pattern, (m: string, ...rest: unknown[]) => {
+            // replace() passes capture groups first, then the offset and the whole text.
+            const offset = rest.at(-2) as number;
+            const whole = rest.at(-1) as string;
+            return replacement(m, offset, whole);
+          });
   }
   return out.length > MAX_MESSAGE ? `${out.slice(0, MAX_MESSAGE)}...` : out;
 }

@@ -23,7 +23,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Target } from '../../contract/sidecar-config.ts';
-import type { ErrorClass } from './error-class.ts';
+import { ERROR_CLASSES, type ErrorClass } from './error-class.ts';
 
 export const METRIC_PREFIX = 'token_broker_';
 /** Coarse event-loop sampling keeps the idle sidecar's CPU near zero. */
@@ -137,7 +137,10 @@ export function createMetrics(options: MetricsOptions): SidecarMetrics {
     registry,
     // Zero series from the start, so rate() and increase() see the first attempt and failure.
     initTargets: (targets) => {
-      for (const t of targets) attempts.inc(labels(t), 0);
+      for (const t of targets) {
+        attempts.inc(labels(t), 0);
+        for (const reason of ERROR_CLASSES) failures.inc({ ...labels(t), reason }, 0);
+      }
     },
     refreshAttempt: (t) => attempts.inc(labels(t)),
     refreshSuccess: (t, durationMs) => duration.observe(labels(t), durationMs / 1000),

@@ -8,7 +8,8 @@
 export interface PgpassEntry {
   host: string;
   port: number;
-  database: string;
+  /** Undefined writes libpq's `*`: the line matches every database. */
+  database: string | undefined;
   user: string;
   password: string;
 }
@@ -38,7 +39,7 @@ export function renderPgpassLine(entry: PgpassEntry): string {
   const line = [
     field('host', entry.host),
     field('port', String(entry.port)),
-    field('database', entry.database),
+    entry.database === undefined ? '*' : field('database', entry.database),
     field('user', entry.user),
     field('password', entry.password),
   ].join(':');

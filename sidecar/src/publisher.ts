@@ -127,7 +127,9 @@ export class FilePublisher {
     for (const t of this.postgresTargets) {
       const password = this.postgresTokens.get(t.name);
       if (password === undefined) continue;
-      entries.push({ host: t.host, port: t.port, database: t.database, user: t.user, password });
+      // An RDS token authenticates the user at host:port for every database, so the line matches any
+      // (tools that first connect to `postgres`, or a second database on the same instance).
+      entries.push({ host: t.host, port: t.port, database: undefined, user: t.user, password });
     }
     return entries;
   }

@@ -89,11 +89,6 @@ export function isFresh(now: number, expiresAt: number, marginMs: number): boole
   return expiresAt - now > marginMs;
 }
 
-/** Usable (may be served): not yet expired. */
-export function isUnexpired(now: number, expiresAt: number): boolean {
-  return expiresAt > now;
-}
-
 function clampUnit(x: number): number {
   if (!Number.isFinite(x) || x < 0) return 0;
   return x >= 1 ? 1 - Number.EPSILON : x;

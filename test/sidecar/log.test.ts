@@ -72,6 +72,15 @@ describe('scrubText', () => {
     assert.equal(scrubText(text), text);
   });
 
+  it('keeps the caller ARN of an AccessDenied message, which names the trust policy to fix', () => {
+    const text =
+      'User: arn:aws:sts::111122223333:assumed-role/invoicing-pod-role/tb-billing-invoicing-7c9f8d6b5-x2x7q ' +
+      'is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111122223333:role/MongoAccessRole';
+    assert.equal(scrubText(text), text);
+    // A secret right after the ARN is still removed.
+    assertNoSecret(scrubText(`${text} with ${SECRET}`), [SECRET]);
+  });
+
   it('cuts very long messages', () => {
     assert.ok(scrubText('word '.repeat(1000)).length <= 403);
   });

@@ -36,6 +36,9 @@ describe('metrics', { timeout: 20_000 }, () => {
       'token_broker_refresh_attempts_total{target="invoicing-db",kind="rds"} 1',
       'token_broker_refresh_attempts_total{target="docs",kind="mongo"} 1',
       'token_broker_refresh_failures_total{target="docs",kind="mongo",reason="throttling"} 1',
+      // Zero from the start for every reason, so increase() sees a target's first failure.
+      'token_broker_refresh_failures_total{target="invoicing-db",kind="rds",reason="access-denied"} 0',
+      'token_broker_refresh_failures_total{target="docs",kind="mongo",reason="network"} 0',
       '# TYPE token_broker_refresh_duration_seconds histogram',
       'token_broker_refresh_duration_seconds_sum{target="invoicing-db",kind="rds"} 0.12',
       'token_broker_credential_expiry_timestamp_seconds{target="invoicing-db",kind="rds"} 1893459600',

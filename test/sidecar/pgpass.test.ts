@@ -44,6 +44,14 @@ describe('pgpass', () => {
     assert.equal(lookupPgpass(content, entry().host, '5432', 'other', 'app'), undefined);
   });
 
+  it('an entry without a database matches every database', () => {
+    const content = renderPgpass([entry({ database: undefined, password: 'any' })]);
+    assert.match(content, /:5432:\*:app:/);
+    assert.equal(lookupPgpass(content, entry().host, '5432', 'postgres', 'app'), 'any');
+    assert.equal(lookupPgpass(content, entry().host, '5432', 'invoicing', 'app'), 'any');
+    assert.equal(lookupPgpass(content, entry().host, '5432', 'invoicing', 'other'), undefined);
+  });
+
   it('a line that would start with # is not a comment', () => {
     const content = renderPgpass([entry({ host: '#weird', password: 'x' })]);
     assert.equal(lookupPgpass(content, '#weird', '5432', 'invoicing', 'app'), 'x');

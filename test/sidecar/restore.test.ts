@@ -151,7 +151,7 @@ describe('FilePublisher.restore', () => {
     await withDir(async (dir, config) => {
       const token = await sign(pg, FAKE_EPOCH);
       const c = creds(FAKE_EPOCH + 3600_000);
-      const pgpass = renderPgpass([{ ...pg, password: token }]);
+      const pgpass = renderPgpass([{ ...pg, database: undefined, password: token }]);
       const uri = renderMongoUri(docs, c);
       await writeFile(join(dir, 'pgpass'), pgpass);
       await writeFile(join(dir, 'docs.uri'), uri);
@@ -170,8 +170,8 @@ describe('FilePublisher.restore', () => {
       assert.equal(
         await readFile(join(dir, 'pgpass'), 'utf8'),
         renderPgpass([
-          { ...pg, password: token },
-          { ...pg2, password: token2 },
+          { ...pg, database: undefined, password: token },
+          { ...pg2, database: undefined, password: token2 },
         ]),
       );
     });
@@ -187,7 +187,10 @@ describe('FilePublisher.restore', () => {
         { target: pg, value: { kind: 'rds', token, expiresAt: FAKE_EPOCH + 900_000 } },
         { target: docs, value: makeMongoCredentials(c) },
       ]);
-      assert.equal(await readFile(join(dir, 'pgpass'), 'utf8'), renderPgpass([{ ...pg, password: token }]));
+      assert.equal(
+        await readFile(join(dir, 'pgpass'), 'utf8'),
+        renderPgpass([{ ...pg, database: undefined, password: token }]),
+      );
       assert.equal(await readFile(join(dir, 'docs.uri'), 'utf8'), renderMongoUri(docs, c));
       assert.equal((await stat(join(dir, 'docs.uri'))).mode & 0o777, 0o600);
     });

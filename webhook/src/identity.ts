@@ -95,7 +95,7 @@ export function findPodIdentity(pod: Pod): PodIdentity {
 
 /** AWS_REGION (from AWS_DEFAULT_REGION when only that is set; the JS SDK reads AWS_REGION) and AWS_DEFAULT_REGION. */
 function regionEnv(container: Container): EnvVar[] {
-  // An empty value is no region (the SDK would fail on it); the fallback stays then.
+  // An empty value is no region (the SDK would fail on it); the sidecar then uses a target's region.
   const set = (name: string) =>
     container.env?.find((e) => e.name === name && (e.valueFrom !== undefined || (e.value ?? '') !== ''));
   const region = set(AWS_REGION);
@@ -109,8 +109,7 @@ function regionEnv(container: Container): EnvVar[] {
 
 /**
  * Adds identity env and mounts the sidecar container lacks (by name); edits `sidecar` in place. When
- * identity env is newly given, the sidecar's region env becomes the identity container's (replacing
- * the first target's region, the fallback). Only then: our own edits to app containers (web identity
+ * identity env is newly given, the sidecar also gets the identity container's region env. Only then: our own edits to app containers (web identity
  * stripped for aws-credentials) can move the identity to another container on reinvocation, and the
  * region must not follow it there, or admitting the result again would not be a no-op.
  */

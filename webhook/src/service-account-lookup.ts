@@ -7,11 +7,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { ServiceAccountLookupResult } from './metrics.ts';
+import type { ServiceAccountInfo } from './spec.ts';
 
-export interface ServiceAccountInfo {
-  name: string;
-  annotations: Record<string, string>;
-}
+export type { ServiceAccountInfo };
 
 export interface ServiceAccountLookup {
   /** The ServiceAccount's annotations, or undefined when unknown for any reason. Never rejects. */

@@ -12,7 +12,7 @@ import {
   SIDECAR_CONFIG_ENV,
   type SidecarConfig,
 } from '../../contract/sidecar-config.ts';
-import { AWS_REGION, giveIdentity, type PodIdentity } from './identity.ts';
+import { giveIdentity, type PodIdentity } from './identity.ts';
 import type { Container, EnvVar, Probe, ResourceRequirements } from './k8s-types.ts';
 import {
   HEALTH_PORT_NAME,
@@ -42,11 +42,10 @@ function sidecarEnv(spec: InjectionSpec): EnvVar[] {
     { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
   ];
-  // Region of the sidecar's own STS client. giveIdentity replaces it with the region the EKS webhook
-  // gave the app (the cluster's, where STS is reachable); the first target's is only the fallback.
+  // No AWS_REGION here: giveIdentity copies the cluster's region from the app (where the EKS webhook
+  // put it), or the EKS webhook adds it to this container itself when it runs after us; a value set
+  // here would stop it from doing so. Without any, the sidecar uses the first target's region for STS.
   // RDS tokens are signed with each target's own region regardless.
-  const region = spec.targets[0]?.region;
-  if (region !== undefined) env.push({ name: AWS_REGION, value: region });
   env.push({ name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' });
   return env;
 }

@@ -7,7 +7,7 @@
 
 import type { MongoScheme, MongoTarget, RdsEngine, RdsTarget } from '../../contract/sidecar-config.ts';
 import { configError, type ConfigError, type ConfigErrorCode } from './config-error.ts';
-import { redactUri, SECRET_QUERY_KEYS } from './redact.ts';
+import { SECRET_QUERY_KEYS } from './redact.ts';
 import { editDistance } from './annotations.ts';
 
 export interface TargetParse<T> {
@@ -31,11 +31,6 @@ const TARGET_QUERY_KEYS = ['region', 'role', 'externalId'] as const;
 
 const DEFAULT_PORTS: Record<RdsEngine, number> = { postgres: 5432, mysql: 3306 };
 const MONGO_DEFAULT_PORT = 27017;
-
-/** The URI as it may be shown in an error (redact.ts); configError() applies it to every value. */
-export function redactTargetUri(value: string): string {
-  return redactUri(value);
-}
 
 interface SplitUri {
   scheme: string;

@@ -73,11 +73,11 @@ try {
   const ready = performance.now() - started;
   const rss = async () => {
     const body = (await httpRequest({ port: listen.metricsPort }, 'GET', '/metrics')).body;
-    return Number(/^token_broker_process_resident_memory_bytes (\d+)/m.exec(body)?.[1]) / 2 ** 20;
+    return Number(/^process_resident_memory_bytes (\d+)/m.exec(body)?.[1]) / 2 ** 20;
   };
   const cpu = async () => {
     const body = (await httpRequest({ port: listen.metricsPort }, 'GET', '/metrics')).body;
-    return Number(/^token_broker_process_cpu_seconds_total (\S+)/m.exec(body)?.[1]);
+    return Number(/^process_cpu_seconds_total (\S+)/m.exec(body)?.[1]);
   };
   const rssStart = await rss();
   const cpu0 = await cpu();

@@ -64,9 +64,9 @@ describe("the sidecar's AWS region", () => {
     assert.equal(sidecar?.name, 'token-broker');
     return Object.fromEntries((sidecar.env ?? []).map((e) => [e.name, e.value]));
   }
-  test('no identity: the first target region', () => {
+  test('no identity: no region env, so the EKS webhook running after us can still set its own', () => {
     const env = sidecarEnv([]);
-    assert.equal(env.AWS_REGION, 'eu-west-1');
+    assert.equal(env.AWS_REGION, undefined);
     assert.equal(env.AWS_DEFAULT_REGION, undefined);
   });
   test('copied from the identity container (the cluster region), not the target region', () => {
@@ -83,12 +83,12 @@ describe("the sidecar's AWS region", () => {
     assert.equal(env.AWS_REGION, 'us-east-2');
     assert.equal(env.AWS_DEFAULT_REGION, 'us-east-2');
   });
-  test('an empty region on the identity container keeps the fallback', () => {
-    assert.equal(sidecarEnv([...IRSA, { name: 'AWS_REGION', value: '' }]).AWS_REGION, 'eu-west-1');
+  test('an empty region on the identity container is not copied', () => {
+    assert.equal(sidecarEnv([...IRSA, { name: 'AWS_REGION', value: '' }]).AWS_REGION, undefined);
   });
   test('a region on a container without identity is not taken', () => {
     const out = inject(pod([{ name: 'app', env: [{ name: 'AWS_REGION', value: 'ap-south-1' }] }]));
     const region = out.spec.initContainers?.[0]?.env?.find((e) => e.name === 'AWS_REGION');
-    assert.equal(region?.value, 'eu-west-1');
+    assert.equal(region, undefined);
   });
 });

@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { MongoTarget, RdsTarget } from '../../../contract/sidecar-config.ts';
 import { REDACTED } from '../../../webhook/src/config-error.ts';
-import {
-  inferRegionFromHost,
-  parseMongoTarget,
-  parseRdsTarget,
-  redactTargetUri,
-} from '../../../webhook/src/target-uri.ts';
+import { redactUri } from '../../../webhook/src/redact.ts';
+import { inferRegionFromHost, parseMongoTarget, parseRdsTarget } from '../../../webhook/src/target-uri.ts';
 
 const HOST = 'invoicing.cluster-c9akciq32lfa.eu-west-1.rds.amazonaws.com';
 const ROLE = 'arn:aws:iam::111122223333:role/passwordless-rds-db';
@@ -254,7 +250,7 @@ describe('parseMongoTarget', () => {
   }
 });
 
-describe('redactTargetUri', () => {
+describe('redactUri', () => {
   const cases: [string, string][] = [
     ['postgres://u@h/db', 'postgres://u@h/db'],
     ['postgres://u:secret@h/db', `postgres://u:${REDACTED}@h/db`],
@@ -268,7 +264,7 @@ describe('redactTargetUri', () => {
     ],
   ];
   for (const [input, want] of cases) {
-    test(input, () => assert.equal(redactTargetUri(input), want));
+    test(input, () => assert.equal(redactUri(input), want));
   }
 });
 
