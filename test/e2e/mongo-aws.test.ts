@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Binary, serialize } from 'bson';
 import { fromWebToken } from '@aws-sdk/credential-providers';
 import { startStsEmulator } from '../emulators/sts-emulator.ts';
 import type { StsEmulator } from '../emulators/sts-emulator.ts';
@@ -18,7 +20,9 @@ import { isolatedAwsEnv, runMongoClient } from './support/mongo-client.ts';
 import type { MongoClientJob, MongoClientOutcome } from './support/mongo-client.ts';
 import { startMongoWire } from './support/mongo-wire.ts';
 import type { MongoWireServer } from './support/mongo-wire.ts';
+import { GS2_FLAG_N } from './support/mongo-aws-auth.ts';
 import type { MongoAwsCheck, MongoAwsDecision } from './support/mongo-aws-auth.ts';
+import { runRawCommand } from './support/mongo-raw-command.ts';
 import { forwardToStsEmulator } from './support/sts-forwarder.ts';
 
 const REGION = 'us-east-1';
@@ -193,6 +197,40 @@ void describe('MongoDB MONGODB-AWS: the real mongodb drivers on the wire', () =>
     }
     assert.ok(expired.expiration.getTime() < Date.now());
     assertRefused(await runDriver7With(expired), 'sts:credential-expired');
+  });
+
+  void test("credentials with a forged session token (right key id and secret) are refused by STS's session-token check", async () => {
+    const credentials = await credentialsFor(MONGO_ROLE, 'e2e-forged-token');
+    const tail = credentials.sessionToken.endsWith('AAAA') ? 'BBBB' : 'AAAA';
+    const forged = `${credentials.sessionToken.slice(0, -4)}${tail}`;
+    // The driver signs over the forged X-Amz-Security-Token, so the signature itself is valid.
+    assertRefused(await runDriver7With({ ...credentials, sessionToken: forged }), 'sts:token-mismatch');
+    assertServed(await runDriver7With(credentials));
+  });
+
+  void test('a saslStart whose GS2 flag is not "n" (110) is refused by the GS2 check', async () => {
+    // No real driver sends another flag, so a raw OP_MSG client does: the same client-first with p = 110
+    // opens a conversation, with p = 121 ("y", channel binding supported but not used) it is refused.
+    const saslStart = async (p: number): Promise<Record<string, unknown>> =>
+      await runRawCommand(mongo.host, mongo.port, {
+        saslStart: 1,
+        mechanism: 'MONGODB-AWS',
+        payload: new Binary(serialize({ r: new Binary(randomBytes(32)), p })),
+        $db: '$external',
+      });
+    const before = mongo.decisions.length;
+    const opened = await saslStart(GS2_FLAG_N);
+    assert.deepEqual({ ok: opened.ok, done: opened.done }, { ok: 1, done: false });
+    assert.equal(mongo.decisions.length, before, 'a well-formed client-first ended the conversation');
+
+    const refused = await saslStart(121);
+    assert.deepEqual(
+      { ok: refused.ok, code: refused.code },
+      { ok: 0, code: AUTH_FAILED },
+      'the server answered a client-first with GS2 flag "y" as if it were valid',
+    );
+    assert.equal(mongo.decisions.length, before + 1);
+    assert.deepEqual(lastDecision(), { ok: false, reason: 'gs2-flag' });
   });
 
   void test('credentials of a role that is not registered as a database user are refused by the ARN mapping alone', async () => {

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { startStsEmulator } from '../emulators/sts-emulator.ts';
 import type { StsEmulator } from '../emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
+import { presignPath } from '../emulators/sigv4.ts';
 import type { KnownCredential } from '../emulators/sigv4.ts';
 import { startLdapIamVerifier } from './support/ldap-iam-verifier.ts';
 import type { BindDecision, LdapIamVerifier, RdsTokenCheck } from './support/ldap-iam-verifier.ts';
@@ -45,6 +46,14 @@ function tamperSignature(token: string): string {
   );
   assert.notEqual(tampered, token, 'the token has no X-Amz-Signature to tamper with');
   return tampered;
+}
+
+/** The same credentials with the last four characters of the session token replaced: a forged token. */
+function forgeSessionToken(identity: AwsCredentialIdentity): AwsCredentialIdentity {
+  const real = identity.sessionToken ?? '';
+  assert.ok(real.length > 4, 'the credentials carry no session token to forge');
+  const tail = real.endsWith('AAAA') ? 'BBBB' : 'AAAA';
+  return { ...identity, sessionToken: `${real.slice(0, -4)}${tail}` };
 }
 
 void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgres on the wire', () => {
@@ -307,6 +316,36 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
     } finally {
       verifierSkewMs = 0;
     }
+  });
+
+  void test('a token signed with the right key id and secret but a forged session token is refused by the session-token check', async () => {
+    // The signature is valid (it covers the forged X-Amz-Security-Token); only the issuer's record of the
+    // session token tells them apart.
+    const forged = await tokenFor(USER, { credentials: forgeSessionToken(credentials) });
+    await assertRefused(forged, 'signature', 'token-mismatch');
+    await assertAcceptedWithout('signature', forged);
+  });
+
+  void test('a presigned URL for another Action than connect is refused by the Action check', async () => {
+    // Built with the emulator's own presigner, so the only difference from a good token is Action.
+    const presigned = (action: string): string => {
+      const endpoint = `${LOOPBACK}:${server.port}`;
+      const path = presignPath(
+        {
+          host: endpoint,
+          path: '/',
+          params: [
+            ['Action', action],
+            ['DBUser', USER],
+          ],
+        },
+        credentials,
+        { region: REGION, service: 'rds-db', date: new Date(), expiresInSeconds: 900 },
+      );
+      return `${endpoint}${path}`;
+    };
+    assert.equal(await connectWith(presigned('connect')), USER, 'the hand-built token is not valid at all');
+    await assertRefused(presigned('other'), 'action', 'wrong-action');
   });
 
   void test('a token longer than 2,000 characters travels intact through pgpass, libpq, PostgreSQL and the LDAP bind', async () => {

@@ -13,7 +13,7 @@
 // - The IRSA token file holds a token the STS emulator accepts (the kubelet would project a real one).
 // - AWS_ENDPOINT_URL_STS points the sidecar's SDK at the STS emulator (the standard SDK override).
 // - Network: a pod has its own network namespace, the test shares one loopback. So the webhook gets free
-//   ports as its sidecar port defaults (no other setting changes), and TOKEN_BROKER_LISTEN_HOST binds
+//   ports as its sidecar port defaults through its --sidecar-*-port flags (no other setting changes), and TOKEN_BROKER_LISTEN_HOST binds
 //   the health and metrics ports to 127.0.0.1 instead of every address of the pod (::).
 // - The image: its entrypoint `token-broker` is `node --import tsx cli/main.ts` here, with the image's
 //   PATH/HOME and no ~/.aws files; processes run as the test's UID (runAsUser is not switched).
@@ -123,6 +123,14 @@ function uriKeyId(uri: string): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Three free ports for the sidecar; the webhook refuses equal ones, and a probe may hand one out twice. */
+async function distinctFreePorts(): Promise<{ api: number; health: number; metrics: number }> {
+  const found = new Set<number>();
+  while (found.size < 3) found.add(await freePort());
+  const [api = 0, health = 0, metrics = 0] = found;
+  return { api, health, metrics };
+}
 
 describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real clients, through rotation', () => {
   let dir: string;
@@ -263,7 +271,7 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     template = podFromTemplate(parseYaml(yaml) as Parameters<typeof podFromTemplate>[0]);
 
     certs = await makeTempCertificates();
-    ports = { api: await freePort(), health: await freePort(), metrics: await freePort() };
+    ports = await distinctFreePorts();
     const options = parseWebhookOptions(
       [
         '--host',
@@ -276,22 +284,26 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
         certs.keyFile,
         '--log-level',
         'info',
+        // The pod's own network namespace, on a shared loopback: free ports as the sidecar port defaults,
+        // through the webhook's own flags (the chart sets the same options as TOKEN_BROKER_SIDECAR_*_PORT).
+        '--sidecar-api-port',
+        String(ports.api),
+        '--sidecar-health-port',
+        String(ports.health),
+        '--sidecar-metrics-port',
+        String(ports.metrics),
       ],
       {},
     );
-    webhook = await startWebhookServer(
+    assert.deepEqual(
       {
-        ...options,
-        // The pod's own network namespace, on a shared loopback: free ports as the sidecar port defaults.
-        defaults: {
-          ...options.defaults,
-          apiPort: ports.api,
-          healthPort: ports.health,
-          metricsPort: ports.metrics,
-        },
+        api: options.defaults.apiPort,
+        health: options.defaults.healthPort,
+        metrics: options.defaults.metricsPort,
       },
-      { logDestination: webhookLog },
+      ports,
     );
+    webhook = await startWebhookServer(options, { logDestination: webhookLog });
   });
 
   after(async () => {
