@@ -5,6 +5,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY cli cli
+COPY common common
 COPY contract contract
 COPY webhook/src webhook/src
 COPY sidecar/src sidecar/src

@@ -1,6 +1,6 @@
 /**
  * The sidecar as a process against the local STS emulator (one RDS target signing as the pod's IRSA
- * role, one Mongo target assuming a role), following test/sidecar/support/measure-sidecar.ts:
+ * role, one Mongo target assuming a role):
  * - start-up: spawn to first token file and to /readyz 200 (one warm-up spawn, then several);
  * - on the last spawn: RSS after 5 s idle, CPU over 10 s idle (from /proc, so scrapes do not count),
  *   then `GET /v1/token/<name>` over keep-alive on 127.0.0.1, then SIGTERM to exit.

@@ -4,7 +4,8 @@
  * presigned URL or a token from a library) catch what slips through. test/sidecar/secret-leak.test.ts
  * searches every byte of a full scenario's output for the secrets.
  */
-import pino, { type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import { createJsonLogger } from '../../common/json-logger.ts';
 import type { LogLevel } from './options.ts';
 
 export type { Logger } from 'pino';
@@ -33,15 +34,12 @@ export const REDACT_PATHS: string[] = [
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const options = {
+  return createJsonLogger({
+    component: 'token-broker-sidecar',
     level,
-    base: { component: 'token-broker-sidecar' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    formatters: { level: (label: string) => ({ level: label }) },
-  };
-  // Synchronous stdout: the CLI calls process.exit after shutdown, and no line may be lost or reordered.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+    redactPaths: REDACT_PATHS,
+    destination,
+  });
 }
 
 type Scrubber = [RegExp, string | ((match: string, offset: number, text: string) => string)];

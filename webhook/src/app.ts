@@ -4,7 +4,8 @@
  * 500 for bad input (that is a 400 with the reason) and logs one line per admission without env values.
  */
 import fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import { createJsonLogger } from '../../common/json-logger.ts';
 import {
   allowResponse,
   parseAdmissionReview,
@@ -40,13 +41,12 @@ export const REDACT_PATHS = [
 ];
 
 export function createWebhookLogger(level: string, destination?: DestinationStream): Logger {
-  const options = {
+  return createJsonLogger({
+    component: 'token-broker-webhook',
     level,
-    base: { component: 'token-broker-webhook' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-  };
-  // Synchronous stdout: the CLI calls process.exit after shutdown, and no line may be lost or reordered.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+    redactPaths: REDACT_PATHS,
+    destination,
+  });
 }
 
 export interface AppDeps {
