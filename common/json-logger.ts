@@ -4,9 +4,12 @@
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface JsonLoggerOptions {
   component: string;
-  level: string;
+  level: LogLevel;
   /** Paths pino censors wherever they show up in a line (defence in depth). */
   redactPaths: string[];
   /** Where lines go; tests pass a sink. Default: stdout. */

@@ -5,8 +5,7 @@
  * searches every byte of a full scenario's output for the secrets.
  */
 import type { DestinationStream, Logger } from 'pino';
-import { createJsonLogger } from '../../common/json-logger.ts';
-import type { LogLevel } from './options.ts';
+import { createJsonLogger, type LogLevel } from '../../common/json-logger.ts';
 
 export type { Logger } from 'pino';
 

@@ -2,6 +2,7 @@
  * Sidecar options from `TOKEN_BROKER_*` env vars and the command line, validated once and frozen.
  * AWS_* variables are not read here: the AWS SDK reads them itself (identity.ts).
  */
+import { LOG_LEVELS, type LogLevel } from '../../common/json-logger.ts';
 import {
   parseSidecarConfig,
   POD_NAME_ENV,
@@ -9,9 +10,6 @@ import {
   SIDECAR_CONFIG_ENV,
   type SidecarConfig,
 } from '../../contract/sidecar-config.ts';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const LOG_LEVEL_ENV = 'TOKEN_BROKER_LOG_LEVEL';
 /** Bind address of the health and metrics ports; the API stays on 127.0.0.1. */

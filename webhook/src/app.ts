@@ -5,7 +5,7 @@
  */
 import fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
-import { createJsonLogger } from '../../common/json-logger.ts';
+import { createJsonLogger, type LogLevel } from '../../common/json-logger.ts';
 import {
   allowResponse,
   parseAdmissionReview,
@@ -40,7 +40,7 @@ export const REDACT_PATHS = [
   '*.env',
 ];
 
-export function createWebhookLogger(level: string, destination?: DestinationStream): Logger {
+export function createWebhookLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return createJsonLogger({
     component: 'token-broker-webhook',
     level,

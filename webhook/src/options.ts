@@ -29,6 +29,7 @@
  *
  * The sidecar rows (also accepted by `token-broker inject`) are the defaults a pod annotation overrides.
  */
+import { LOG_LEVELS, type LogLevel } from '../../common/json-logger.ts';
 import { parseArgs } from 'node:util';
 import {
   parseQuantity,
@@ -39,9 +40,6 @@ import {
   type Parsed,
 } from './annotations.ts';
 import { BUILTIN_DEFAULTS, type ImagePullPolicy, type WebhookDefaults } from './spec.ts';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface WebhookOptions {
   host: string;
