@@ -3,9 +3,7 @@
  * word and the component, so an SRE's log queries work on both.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from './log-levels.ts';
 
 export interface JsonLoggerOptions {
   component: string;

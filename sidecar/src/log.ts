@@ -5,7 +5,8 @@
  * searches every byte of a full scenario's output for the secrets.
  */
 import type { DestinationStream, Logger } from 'pino';
-import { createJsonLogger, type LogLevel } from '../../common/json-logger.ts';
+import { createJsonLogger } from '../../common/json-logger.ts';
+import type { LogLevel } from '../../common/log-levels.ts';
 
 export type { Logger } from 'pino';
 

@@ -2,7 +2,7 @@
  * Sidecar options from `TOKEN_BROKER_*` env vars and the command line, validated once and frozen.
  * AWS_* variables are not read here: the AWS SDK reads them itself (identity.ts).
  */
-import { LOG_LEVELS, type LogLevel } from '../../common/json-logger.ts';
+import { LOG_LEVELS, type LogLevel } from '../../common/log-levels.ts';
 import {
   parseSidecarConfig,
   POD_NAME_ENV,

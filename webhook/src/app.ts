@@ -5,7 +5,8 @@
  */
 import fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
-import { createJsonLogger, type LogLevel } from '../../common/json-logger.ts';
+import { createJsonLogger } from '../../common/json-logger.ts';
+import type { LogLevel } from '../../common/log-levels.ts';
 import {
   allowResponse,
   parseAdmissionReview,

@@ -29,7 +29,7 @@
  *
  * The sidecar rows (also accepted by `token-broker inject`) are the defaults a pod annotation overrides.
  */
-import { LOG_LEVELS, type LogLevel } from '../../common/json-logger.ts';
+import { LOG_LEVELS, type LogLevel } from '../../common/log-levels.ts';
 import { parseArgs } from 'node:util';
 import {
   parseQuantity,

@@ -1,0 +1,3 @@
+/** Log levels both components accept; apart from json-logger.ts so option parsing never loads pino. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
