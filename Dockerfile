@@ -1,5 +1,8 @@
 # One image for the webhook and the sidecar: `token-broker webhook` / `token-broker sidecar`.
-FROM node:22-bookworm-slim AS build
+# Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 ... The build stage runs on the
+# builder's own platform: what it makes (JavaScript, production node_modules with no native addon; the
+# runtime-image e2e test checks it) is the same for every architecture, so no emulation is needed.
+FROM --platform=$BUILDPLATFORM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

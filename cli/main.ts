@@ -3,7 +3,8 @@
  * The one `token-broker` binary. Each subcommand is imported lazily so `inject` never loads the
  * Kubernetes client, fastify or the AWS SDK.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
+import { installProcessGuard } from '../sidecar/src/process-guard.ts';
 
 const USAGE = `Usage: token-broker <command> [options]
 
@@ -70,6 +71,20 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const LONG_RUNNING = new Set(['webhook', 'sidecar']);
+
+// An unhandled rejection or uncaught exception: one scrubbed log line and a non-zero exit, never a
+// half-dead broker. Servers log JSON on stdout; the other commands keep stdout for their output.
+const command = process.argv[2] ?? '';
+installProcessGuard(process, {
+  component:
+    command === 'webhook'
+      ? 'token-broker-webhook'
+      : command === 'sidecar'
+        ? 'token-broker-sidecar'
+        : 'token-broker',
+  write: (line) => writeSync(LONG_RUNNING.has(command) ? 1 : 2, line),
+  exit: (code) => process.exit(code),
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -4,6 +4,10 @@
  * here is a change to both: bump the apiVersion when a change is not backwards compatible.
  */
 
+import { targetProblems } from './target-rules.ts';
+
+export { TARGET_NAME_PATTERN } from './target-rules.ts';
+
 export const SIDECAR_CONFIG_API_VERSION = 'token-broker.io/v1';
 
 /** Env var that carries the whole sidecar configuration as JSON. */
@@ -76,6 +80,8 @@ export const FILES = {
   socket: 'broker.sock',
   pgpass: 'pgpass',
   rdsToken: (name: string) => `${name}.token`,
+  /** mysql targets only: the MySQL option file (`--defaults-extra-file`) holding the same token. */
+  mysqlOptionFile: (name: string) => `${name}.my.cnf`,
   credentialsJson: (name: string) => `${name}.credentials.json`,
   mongoUri: (name: string) => `${name}.uri`,
 } as const;
@@ -92,8 +98,6 @@ export const ROUTES = {
 export function envSegment(name: string): string {
   return name.toUpperCase().replace(/-/g, '_');
 }
-
-export const TARGET_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
 export class SidecarConfigError extends Error {
   constructor(
@@ -136,15 +140,10 @@ function requirePort(obj: Json, key: string, path: string): number {
   return value;
 }
 
-function parseTarget(raw: unknown, path: string): Target {
+/** The target's shape; its values are checked by targetProblems() (the rules the webhook also runs). */
+function parseTargetShape(raw: unknown, path: string): Target {
   if (!isObject(raw)) throw new SidecarConfigError(path, 'must be an object');
   const name = requireString(raw, 'name', path);
-  if (!TARGET_NAME_PATTERN.test(name)) {
-    throw new SidecarConfigError(
-      `${path}.name`,
-      'must be 1-32 lowercase letters, digits or "-", starting with a letter',
-    );
-  }
   const roleArn = optionalString(raw, 'roleArn', path);
   const externalId = optionalString(raw, 'externalId', path);
   // Optional keys are left out, not set to undefined, so a parsed config equals the one serialized.
@@ -192,6 +191,13 @@ function parseTarget(raw: unknown, path: string): Target {
     };
   }
   throw new SidecarConfigError(`${path}.kind`, 'must be "rds" or "mongo"');
+}
+
+function parseTarget(raw: unknown, path: string): Target {
+  const target = parseTargetShape(raw, path);
+  const [first] = targetProblems(target);
+  if (first) throw new SidecarConfigError(`${path}.${first.field}`, first.problem);
+  return target;
 }
 
 /** Parses and validates the JSON the webhook wrote; throws SidecarConfigError naming the field. */

@@ -11,13 +11,19 @@
  * `Authorization` must carry the token from `<dir>/auth-token` (as the AWS SDKs send it, or as
  * `Bearer <token>`). It is checked before the target name, so without it nothing, not even which
  * targets exist, can be learned: code in the app tricked into fetching a URL (SSRF) gets a 401.
+ *
+ * Over TCP every route first needs a loopback `Host` (127.0.0.1, localhost or [::1], any port), or
+ * gets a 421: a browser page whose DNS name was rebound to 127.0.0.1 sends its own name as `Host`,
+ * and cannot set `Authorization` across origins either. That check is what keeps /v1/status (target
+ * names, error classes: what /metrics shows too) from such pages, so status needs no token and stays
+ * usable from any local tool. The unix socket (0600, the app's UID) accepts any `Host`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Target } from '../../contract/sidecar-config.ts';
 import { isoSeconds, toContainerCredentials } from './credentials-json.ts';
 import type { Handler } from './http.ts';
-import { requestPath, send, sendError, sendJson } from './http.ts';
+import { requestPath, send, sendError, sendJson, shownPath, viaUnixSocket } from './http.ts';
 import type { RouteLabel } from './metrics.ts';
 import type { TargetValue } from './publisher.ts';
 import type { TargetStatus } from './refresher.ts';
@@ -78,20 +84,47 @@ export function authorized(header: string | undefined, authToken: string): boole
   return timingSafeEqual(digest(presented), digest(authToken));
 }
 
+/** 127.0.0.1, localhost or [::1], with any port: what SDKs, curl and kubectl port-forward send. */
+const LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/i;
+
+/** Whether a `Host` header names this machine's loopback (never a DNS name that resolves to it). */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return host !== undefined && LOOPBACK_HOST.test(host);
+}
+
 const TOKEN_PREFIX = '/v1/token/';
 const CREDENTIALS_PREFIX = '/v1/credentials/';
 const STATUS_PATH = '/v1/status';
 const QUIT_PATH = '/quitquitquit';
 
+function routeOf(path: string): RouteLabel {
+  if (path === STATUS_PATH) return '/v1/status';
+  if (path === QUIT_PATH) return '/quitquitquit';
+  if (path.startsWith(TOKEN_PREFIX)) return '/v1/token/:name';
+  if (path.startsWith(CREDENTIALS_PREFIX)) return '/v1/credentials/:name';
+  return 'other';
+}
+
 export function createApiHandler(deps: ApiDeps): Handler {
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = requestPath(req);
-    let route: RouteLabel = 'other';
+    const route = routeOf(path);
     res.on('finish', () => deps.onRequest?.(route, res.statusCode));
+    if (!viaUnixSocket(req) && !isLoopbackHost(req.headers.host)) {
+      sendError(
+        res,
+        421,
+        'the Host header must be 127.0.0.1, localhost or [::1] (with any port): this API serves only its own pod; use $TOKEN_BROKER_URL',
+      );
+      return;
+    }
     const method = req.method ?? '';
     const allow = (expected: string): boolean => {
       if (method === expected) return true;
-      sendError(res, 405, `${path} accepts ${expected} only`, { Allow: expected });
+      // The route's template, never the raw path.
+      sendError(res, 405, `${route.replace(':name', '<name>')} accepts ${expected} only`, {
+        Allow: expected,
+      });
       return false;
     };
     const authorize = (): boolean => {
@@ -104,34 +137,30 @@ export function createApiHandler(deps: ApiDeps): Handler {
       return false;
     };
 
-    if (path === STATUS_PATH) {
-      route = '/v1/status';
+    if (route === '/v1/status') {
       if (allow('GET')) sendJson(res, 200, deps.status());
       return;
     }
-    if (path === QUIT_PATH) {
-      route = '/quitquitquit';
+    if (route === '/quitquitquit') {
       if (!allow('POST') || !authorize()) return;
       res.once('finish', () => deps.quit());
       sendJson(res, 200, { stopping: true });
       return;
     }
-    const isToken = path.startsWith(TOKEN_PREFIX);
-    const isCredentials = path.startsWith(CREDENTIALS_PREFIX);
-    if (!isToken && !isCredentials) {
+    if (route === 'other') {
       sendError(
         res,
         404,
-        `no route ${path}; routes: /v1/token/<name>, /v1/credentials/<name>, /v1/status, /quitquitquit`,
+        `no route ${shownPath(path)}; routes: /v1/token/<name>, /v1/credentials/<name>, /v1/status, /quitquitquit`,
       );
       return;
     }
-    route = isToken ? '/v1/token/:name' : '/v1/credentials/:name';
+    const isToken = route === '/v1/token/:name';
     if (!allow('GET') || !authorize()) return;
     const name = path.slice(isToken ? TOKEN_PREFIX.length : CREDENTIALS_PREFIX.length);
     const found = deps.lookup(name);
     if (found === undefined) {
-      sendError(res, 404, `no target named "${name}" in this pod's token-broker annotations`);
+      sendError(res, 404, `no target named "${shownPath(name)}" in this pod's token-broker annotations`);
       return;
     }
     const wanted = isToken ? 'rds' : 'mongo';

@@ -1,8 +1,10 @@
 /**
  * Pure classification of refresh errors into a small, fixed set of reasons: the `reason` label of
  * token_broker_refresh_failures_total and the `errorClass` of logs and /v1/status. Each class carries
- * the fix that usually works, so the log line says what to do, not only what happened.
+ * the fix that usually works, so the log line says what to do, not only what happened. The set is
+ * fixed (failure counters start at zero for each reason) and listed in the README.
  */
+import { isSkewed } from './clock-skew.ts';
 
 export const ERROR_CLASSES = [
   'throttling',
@@ -12,6 +14,9 @@ export const ERROR_CLASSES = [
   'network',
   'timeout',
   'clock-skew',
+  'sts-unavailable',
+  'volume-full',
+  'volume-read-only',
   'other',
 ] as const;
 
@@ -29,11 +34,17 @@ export const ERROR_HINTS: Readonly<Record<ErrorClass, string>> = Object.freeze({
   network:
     'STS or the credentials endpoint is unreachable: check DNS, egress NetworkPolicies, a VPC endpoint for sts.<region>.amazonaws.com, and AWS_STS_REGIONAL_ENDPOINTS=regional',
   timeout:
-    'the call to STS or the credentials endpoint timed out: check egress latency, proxies and the VPC endpoint for STS; the sidecar retries with backoff',
+    'a step of the refresh (the call to STS or the credentials endpoint, signing, or a file write) did not finish in time: check egress latency, proxies, the VPC endpoint for STS and the EKS Pod Identity agent; the sidecar retries with backoff',
   'clock-skew':
-    "the node's clock differs from AWS time: fix time synchronization on the node (chrony / Amazon Time Sync Service)",
+    "the node's clock differs from AWS time (see token_broker_clock_skew_seconds): fix time synchronization on the node (chronyd or systemd-timesyncd against the Amazon Time Sync Service, 169.254.169.123)",
+  'sts-unavailable':
+    'STS (or the EKS Pod Identity agent) answered with a server error or an unreadable answer: usually transient, the sidecar retries with backoff; if it persists, check the AWS Health Dashboard for STS in the region and any proxy between the pod and STS',
+  'volume-full':
+    'the token-broker volume is full (ENOSPC): it is a 4 MiB in-memory emptyDir only the sidecar writes; list /var/run/token-broker for files that do not belong there (the sidecar removes its own leftover temp files when it starts)',
+  'volume-read-only':
+    "the token-broker volume is not writable for the sidecar (EROFS/EACCES): the sidecar's mount must not be readOnly and the directory must belong to or be writable by its runAsUser",
   other:
-    'an unexpected error: read the message; if it names a file in the token-broker directory, check the volume is mounted writable for the sidecar',
+    'an unexpected error: read the error name and message in this log line; if it persists, report it with that line',
 });
 
 const THROTTLING_CODES = new Set([
@@ -70,7 +81,30 @@ const INVALID_WEB_IDENTITY_CODES = new Set([
 
 const EXPIRED_TOKEN_CODES = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired']);
 
-const CLOCK_SKEW_CODES = new Set(['RequestExpired', 'RequestInTheFuture', 'RequestTimeTooSkewed']);
+const CLOCK_SKEW_CODES = new Set([
+  'RequestExpired',
+  'RequestInTheFuture',
+  'RequestTimeTooSkewed',
+  // ours (clock-skew.ts): credentials or a token already expired on arrival
+  'ClockSkew',
+]);
+
+/** STS's server side failed, or its answer could not be read (a proxy's page instead of STS XML). */
+const STS_UNAVAILABLE_CODES = new Set([
+  'InternalFailure',
+  'InternalError',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ServiceFailure',
+  // ours (identity.ts): a 200 answer without credentials
+  'StsEmptyAnswer',
+]);
+
+const VOLUME_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+/** EACCES/EPERM count only on our own writes: reading the web identity token can fail with them too. */
+const VOLUME_READ_ONLY_CODES = new Set(['EROFS']);
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM']);
 
 const SIGNATURE_CODES = new Set(['SignatureDoesNotMatch', 'InvalidSignatureException', 'AuthFailure']);
 
@@ -98,6 +132,8 @@ const TIMEOUT_CODES = new Set([
   'ESOCKETTIMEDOUT',
   'RequestTimeout',
   'RequestTimeoutException',
+  // ours (deadline.ts): a step of the cycle did not settle in time
+  'StepTimeout',
 ]);
 
 interface ErrorFacts {
@@ -132,12 +168,29 @@ function facts(error: unknown): ErrorFacts {
   return { codes, status, text: texts.join(' | ') };
 }
 
-export function classifyError(error: unknown): ErrorClass {
+export interface ClassifyContext {
+  /** STS's clock minus ours (clock-skew.ts), when measured. */
+  clockOffsetMs?: number | undefined;
+}
+
+export function classifyError(error: unknown, context: ClassifyContext = {}): ErrorClass {
+  const errorClass = classifyByError(error);
+  // A request signed on a clock this far off is refused whatever STS calls it.
+  if (
+    isSkewed(context.clockOffsetMs) &&
+    (errorClass === 'access-denied' || errorClass === 'expired-web-identity-token')
+  ) {
+    return 'clock-skew';
+  }
+  return errorClass;
+}
+
+function classifyByError(error: unknown): ErrorClass {
   const { codes, status, text } = facts(error);
   const has = (set: Set<string>) => codes.some((c) => set.has(c));
   if (
     has(CLOCK_SKEW_CODES) ||
-    /\b(clock skew|time ?too ?skewed|signature expired|in the future)\b/i.test(text)
+    /\b(clock skew|time ?too ?skewed|signature expired|signature not yet current|in the future)\b/i.test(text)
   ) {
     return 'clock-skew';
   }
@@ -146,6 +199,19 @@ export function classifyError(error: unknown): ErrorClass {
   if (has(INVALID_WEB_IDENTITY_CODES)) return 'invalid-web-identity-token';
   if (has(EXPIRED_TOKEN_CODES)) return 'expired-web-identity-token';
   if (has(ACCESS_DENIED_CODES) || has(SIGNATURE_CODES) || status === 403) return 'access-denied';
+  if (has(VOLUME_FULL_CODES)) return 'volume-full';
+  if (has(VOLUME_READ_ONLY_CODES) || (codes.includes('FileWriteError') && has(PERMISSION_CODES))) {
+    return 'volume-read-only';
+  }
+  if (
+    has(STS_UNAVAILABLE_CODES) ||
+    (status !== undefined && status >= 500 && status <= 599) ||
+    /\bresponded with status: 5\d\d\b/.test(text) ||
+    // The SDK could not read the answer (truncated, or a proxy's page instead of STS XML).
+    /\b(Deserialization error|XML parse error)\b/i.test(text)
+  ) {
+    return 'sts-unavailable';
+  }
   // Before timeout: the SDK renames ECONNRESET/EPIPE errors "TimeoutError" (it retries both alike).
   if (has(NETWORK_CODES) || /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|socket hang up)\b/.test(text)) {
     return 'network';

@@ -1,7 +1,9 @@
 /**
  * Atomic file writes into the shared directory: write a temp file in the same directory, fsync it,
  * rename it over the target (atomic on one file system), then fsync the directory so the rename
- * survives a crash. A reader sees the old file or the new one, never a partial one.
+ * survives a crash. A reader sees the old file or the new one, never a partial one. A failed write
+ * removes its temp file; a crash between write and rename leaves one, which the next start removes
+ * (removeStaleTempFiles): the volume is a 4 MiB emptyDir.
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -20,6 +22,7 @@ export interface FileOps {
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   readFile(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
 }
 
 export const nodeFileOps: FileOps = {
@@ -27,6 +30,7 @@ export const nodeFileOps: FileOps = {
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   readFile: (path) => fsp.readFile(path, 'utf8'),
+  readdir: (path) => fsp.readdir(path),
 };
 
 /** Owner read/write only: the sidecar runs as the app's UID, and libpq refuses a looser pgpass. */
@@ -47,6 +51,42 @@ export class FileWriteError extends Error {
 }
 
 let tempCounter = 0;
+/**
+ * Per process, so a restarted sidecar (often pid 1 again) never meets its predecessor's temp names.
+ * Hex of a fixed length: TEMP_FILE_PATTERN recognises it.
+ */
+const RUN_ID = nodeRandomBytes(6).toString('hex');
+
+/** `.<file>.<run id>.<n>.tmp`; the pid of earlier versions in place of the run id is matched too. */
+export const TEMP_FILE_PATTERN = /^\.[a-z0-9][a-z0-9.-]*\.(?:[0-9a-f]{12}|\d{1,10})\.\d+\.tmp$/;
+
+export function tempFileName(name: string): string {
+  return `.${name}.${RUN_ID}.${++tempCounter}.tmp`;
+}
+
+/**
+ * Removes temp files of our own naming that a crash between write and rename left behind. Only at
+ * start, before this run writes anything: no other writer shares the directory (the legacy init
+ * container has exited before the sidecar starts). Returns how many were removed; never throws.
+ */
+export async function removeStaleTempFiles(dir: string, ops: FileOps = nodeFileOps): Promise<number> {
+  let names: string[];
+  try {
+    names = await ops.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names.filter((n) => TEMP_FILE_PATTERN.test(n))) {
+    try {
+      await ops.unlink(join(dir, name));
+      removed++;
+    } catch {
+      // gone already, or not ours to remove: the next start tries again
+    }
+  }
+  return removed;
+}
 
 export async function writeFileAtomic(
   dir: string,
@@ -56,7 +96,7 @@ export async function writeFileAtomic(
   ops: FileOps = nodeFileOps,
 ): Promise<void> {
   const target = join(dir, name);
-  const temp = join(dir, `.${name}.${process.pid}.${++tempCounter}.tmp`);
+  const temp = join(dir, tempFileName(name));
   let handle: FileHandleLike | undefined;
   try {
     handle = await ops.open(temp, 'wx', mode);

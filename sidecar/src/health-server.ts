@@ -4,7 +4,7 @@
  * startupProbe, so the app starts with credentials in place).
  */
 import type { Handler } from './http.ts';
-import { requestPath, sendError, sendJson } from './http.ts';
+import { requestPath, sendError, sendJson, shownPath } from './http.ts';
 import type { RouteLabel } from './metrics.ts';
 
 export interface HealthDeps {
@@ -19,7 +19,7 @@ export function createHealthHandler(deps: HealthDeps): Handler {
     let route: RouteLabel = 'other';
     res.on('finish', () => deps.onRequest?.(route, res.statusCode));
     if (path !== '/healthz' && path !== '/readyz') {
-      sendError(res, 404, `no route ${path}; this port serves /healthz and /readyz`);
+      sendError(res, 404, `no route ${shownPath(path)}; this port serves /healthz and /readyz`);
       return;
     }
     route = path;

@@ -1,9 +1,18 @@
 /** Small node:http helpers shared by the API, health and metrics servers. */
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * On every response of every sidecar server: bodies carry credentials, so no cache may keep them, and
+ * no browser may sniff a body (which can contain request text) into HTML.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+});
 
 export function send(
   res: ServerResponse,
@@ -15,8 +24,8 @@ export function send(
   res.writeHead(code, {
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
     ...headers,
+    ...SECURITY_HEADERS,
   });
   res.end(body);
 }
@@ -46,12 +55,56 @@ export function requestPath(req: IncomingMessage): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+const SHOWN_PATH_MAX = 64;
+
+/**
+ * A request path fit to quote in an error message: at most 64 characters, anything outside a plain
+ * URL-path alphabet replaced by `?`, so a response never reflects markup or control characters.
+ */
+export function shownPath(path: string): string {
+  const chars = [...path];
+  const cut = chars.length > SHOWN_PATH_MAX;
+  const safe = chars
+    .slice(0, SHOWN_PATH_MAX)
+    .map((c) => (/^[A-Za-z0-9/._~%:@+-]$/.test(c) ? c : '?'))
+    .join('');
+  return cut ? `${safe}...` : safe;
+}
+
+/** Connections accepted on a unix socket (listenUnix); everything else came over TCP. */
+const unixConnections = new WeakSet<Socket>();
+
+/** Whether the request came over a unix socket of ours (positive proof; TCP otherwise). */
+export function viaUnixSocket(req: IncomingMessage): boolean {
+  return unixConnections.has(req.socket);
+}
+
+/** Status lines node:http itself answers an unparsable request with (default: 400). */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = Object.freeze({
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+});
+
+/** What node:http does on an unparsable request, plus our headers (its own answer has none). */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // Only on a fresh response: after bytes of another response, a status line would corrupt it.
+  if (socket.writable && socket.bytesWritten === 0) {
+    const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? '400 Bad Request';
+    const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`);
+    socket.write(`HTTP/1.1 ${status}\r\n${headers.join('')}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
 function newServer(handler: Handler): Server {
-  const server = createServer(handler);
+  // A missing Host reaches the handler, which decides (the API port refuses it) with our headers.
+  const server = createServer({ requireHostHeader: false }, handler);
   // Slow clients must not hold the sidecar's few sockets.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError);
   return server;
 }
 
@@ -113,6 +166,7 @@ export async function listenUnix(handler: Handler, path: string, mode = 0o600): 
     // absent: nothing to replace
   }
   const server = newServer(handler);
+  server.on('connection', (socket: Socket) => unixConnections.add(socket));
   await listenOn(server, [path]);
   await chmod(path, mode);
   return server;

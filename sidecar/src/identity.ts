@@ -4,15 +4,22 @@
  * base identity with one AssumeRole call per credential lifetime.
  *
  * The SDK caches credentials on its own (it refreshes only 5 minutes before expiry). The refresher
- * owns the schedule, so every fetch here bypasses that cache: `forceRefresh` on the base chain, and a
+ * owns the schedule, so every fetch here bypasses that cache: a chain of its own per base fetch, and a
  * plain AssumeRoleCommand (not fromTemporaryCredentials, whose provider would be memoized again by
  * whatever client uses it). SDK retries are off (maxAttempts 1): the refresher's backoff is the one
  * retry loop, and every failed call is counted and classified.
+ *
+ * Every STS answer's `Date` goes to an StsClock (clock-skew.ts): expiries are turned into local
+ * times through it, and AssumeRole is signed with its offset, so a skewed node clock neither trusts
+ * credentials too long nor has its signatures refused.
  */
 import { createHash } from 'node:crypto';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { Target } from '../../contract/sidecar-config.ts';
+import { ClockSkewError, type StsClock } from './clock-skew.ts';
+import { withDeadline } from './deadline.ts';
+import { systemTimers, type Timers } from './timers.ts';
 
 export interface TemporaryCredentials {
   readonly accessKeyId: string;
@@ -81,6 +88,33 @@ export interface BaseProviderOptions {
   roleSessionName?: string;
   /** Per-request timeout of STS calls (default STS_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  /** The timeout of the container credentials (EKS Pod Identity) and IMDS providers. */
+  credentialsEndpointTimeoutMs?: number;
+}
+
+/** The SDK's default is 1 s with 3 retries; the EKS Pod Identity agent may need longer when busy. */
+export const CREDENTIALS_ENDPOINT_TIMEOUT_MS = 5_000;
+
+type StsPlugin = Parameters<STSClient['middlewareStack']['use']>[0];
+
+/**
+ * Records the `Date` of every STS answer, success or error, as it arrives: innermost in the stack,
+ * before the SDK parses (or fails to parse) the body.
+ */
+export function stsDatePlugin(clock: StsClock): StsPlugin {
+  return {
+    applyToStack: (stack) => {
+      stack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          const headers = (result.response as { headers?: Record<string, string | undefined> }).headers;
+          clock.observe(headers?.date, headers?.age);
+          return result;
+        },
+        { step: 'deserialize', priority: 'low', name: 'tokenBrokerStsDate' },
+      );
+    },
+  };
 }
 
 function stsClientConfig(
@@ -101,16 +135,43 @@ function stsClientConfig(
   };
 }
 
-/** The pod's own identity: the SDK default chain. */
-export function createBaseProvider(options: BaseProviderOptions): BaseProvider {
-  return fromNodeProviderChain({
+/** The base chain's own deadline: a web identity call (STS_REQUEST_TIMEOUT_MS) or the container endpoint. */
+export const BASE_IDENTITY_TIMEOUT_MS = 15_000;
+
+/**
+ * The pod's own identity: the SDK default chain. Each call runs a chain of its own, under a
+ * deadline: a call that never settles (a credentials endpoint that accepts the connection and never
+ * answers) then holds no lock the next call would wait on. Callers needing a cache have one: the STS
+ * clients memoize their credentials, and the refresher holds the base identity itself. The expiry
+ * comes back on this node's clock (through `clock`), so the SDK's own cache judges it right too.
+ */
+export function createBaseProvider(
+  options: BaseProviderOptions,
+  clock?: StsClock,
+  timers: Pick<Timers, 'setTimeout' | 'clearTimeout'> = systemTimers,
+): BaseProvider {
+  const init = {
     clientConfig: stsClientConfig(options.region, options.stsEndpoint, options.requestTimeoutMs),
+    ...(clock !== undefined ? { clientPlugins: [stsDatePlugin(clock)] } : {}),
+    // EKS Pod Identity / ECS container endpoint and IMDS (the SDK's default: 1 s, 3 retries).
+    timeout: options.credentialsEndpointTimeoutMs ?? CREDENTIALS_ENDPOINT_TIMEOUT_MS,
+    maxRetries: 1,
     ...(options.webIdentityTokenFile !== undefined
       ? { webIdentityTokenFile: options.webIdentityTokenFile }
       : {}),
     ...(options.roleArn !== undefined ? { roleArn: options.roleArn } : {}),
     ...(options.roleSessionName !== undefined ? { roleSessionName: options.roleSessionName } : {}),
-  });
+  };
+  return async () => {
+    const creds = await withDeadline(
+      fromNodeProviderChain(init)({ forceRefresh: true }),
+      BASE_IDENTITY_TIMEOUT_MS,
+      timers,
+      "fetching the pod's identity (AWS SDK default chain)",
+    );
+    if (clock === undefined || creds.expiration === undefined) return creds;
+    return { ...creds, expiration: new Date(clock.toLocal(creds.expiration.getTime())) };
+  };
 }
 
 export function createStsClient(
@@ -118,22 +179,76 @@ export function createStsClient(
   region: string,
   endpoint?: string,
   requestTimeoutMs?: number,
+  clock?: StsClock,
 ): STSClient {
-  return new STSClient({ ...stsClientConfig(region, endpoint, requestTimeoutMs), credentials: base });
+  const client = new STSClient({ ...stsClientConfig(region, endpoint, requestTimeoutMs), credentials: base });
+  if (clock !== undefined) {
+    client.middlewareStack.use(stsDatePlugin(clock));
+    // Sign on STS's clock as last measured (the SDK would learn it only from a refused call).
+    client.middlewareStack.add(
+      (next) => (args) => {
+        const offset = clock.offsetMs();
+        if (offset !== undefined) client.config.systemClockOffset = offset;
+        return next(args);
+      },
+      // After the serialize step resolved the credentials (a web identity call may just have
+      // measured the offset), before the finalizeRequest step signs.
+      { step: 'build', name: 'tokenBrokerSigningClock' },
+    );
+  }
+  return client;
 }
 
-function toTemporary(creds: SdkCredentials, now: number): TemporaryCredentials {
-  return {
-    accessKeyId: creds.accessKeyId,
-    secretAccessKey: creds.secretAccessKey,
-    sessionToken: creds.sessionToken,
-    expiresAt: creds.expiration?.getTime() ?? now + NO_EXPIRY_REFRESH_PERIOD_MS,
+/**
+ * An expiry STS (or the credentials endpoint) states on AWS's clock, on ours; credentials that are
+ * already over on ours are refused, not cached: they could not be served.
+ */
+function localExpiry(
+  stated: Date | undefined,
+  now: number,
+  clock: StsClock | undefined,
+  source: string,
+  fallbackMs: number,
+): number {
+  if (stated === undefined) return now + fallbackMs;
+  const expiresAt = clock === undefined ? stated.getTime() : clock.toLocal(stated.getTime());
+  if (expiresAt <= now) {
+    throw new ClockSkewError(
+      `credentials from ${source} end at ${stated.toISOString()}, already past on this node's clock (${new Date(now).toISOString()}): the clock is probably ahead of AWS`,
+    );
+  }
+  return expiresAt;
+}
+
+/**
+ * The base identity itself, fetched anew each call (no SDK cache in the way). Its expiry is on this
+ * node's clock already (createBaseProvider).
+ */
+export function baseIdentityFetcher(base: BaseProvider, now: () => number): CredentialFetcher {
+  return async () => {
+    const creds = await base({ forceRefresh: true });
+    return {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      sessionToken: creds.sessionToken,
+      expiresAt: localExpiry(
+        creds.expiration,
+        now(),
+        undefined,
+        "the pod's identity",
+        NO_EXPIRY_REFRESH_PERIOD_MS,
+      ),
+    };
   };
 }
 
-/** The base identity itself, fetched anew each call (no SDK cache in the way). */
-export function baseIdentityFetcher(base: BaseProvider, now: () => number): CredentialFetcher {
-  return async () => toTemporary(await base({ forceRefresh: true }), now());
+/** STS answered 200 without credentials: classed with STS's server failures. */
+export class StsEmptyAnswerError extends Error {
+  readonly code = 'StsEmptyAnswer';
+  constructor(roleArn: string) {
+    super(`STS AssumeRole for ${roleArn} returned no credentials`);
+    this.name = 'StsEmptyAnswerError';
+  }
 }
 
 export interface AssumeRoleParams {
@@ -147,6 +262,7 @@ export function assumeRoleFetcher(
   sts: StsLike,
   params: AssumeRoleParams,
   now: () => number,
+  clock?: StsClock,
 ): CredentialFetcher {
   return async () => {
     const out = await sts.send(
@@ -158,14 +274,12 @@ export function assumeRoleFetcher(
       }),
     );
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey) {
-      throw new Error(`STS AssumeRole for ${params.roleArn} returned no credentials`);
-    }
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new StsEmptyAnswerError(params.roleArn);
     return {
       accessKeyId: c.AccessKeyId,
       secretAccessKey: c.SecretAccessKey,
       sessionToken: c.SessionToken,
-      expiresAt: c.Expiration?.getTime() ?? now() + ASSUME_ROLE_DURATION_SECONDS * 1000,
+      expiresAt: localExpiry(c.Expiration, now(), clock, 'STS', ASSUME_ROLE_DURATION_SECONDS * 1000),
     };
   };
 }
@@ -177,6 +291,8 @@ export interface FetcherWiring {
   stsRegion: (target: Target) => string;
   sessionName: string;
   now: () => number;
+  /** The clock the STS clients record answers' `Date` in: AssumeRole expiries are read through it. */
+  clock?: StsClock;
 }
 
 /** One fetcher per target: AssumeRole when the target names a role, else the base identity. */
@@ -186,5 +302,6 @@ export function createCredentialFetcher(target: Target, wiring: FetcherWiring): 
     wiring.stsFor(wiring.stsRegion(target)),
     { roleArn: target.roleArn, externalId: target.externalId, sessionName: wiring.sessionName },
     wiring.now,
+    wiring.clock,
   );
 }

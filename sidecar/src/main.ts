@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { FILES, type Target } from '../../contract/sidecar-config.ts';
 import { createApiHandler, statusDocument } from './api-server.ts';
+import { CLOCK_SKEW_THRESHOLD_MS, describeOffset, StsClock } from './clock-skew.ts';
+import { StepTimeoutError, withDeadline } from './deadline.ts';
 import { hintFor } from './error-class.ts';
-import { ensureAuthToken, nodeFileOps, type FileOps } from './files.ts';
+import { ensureAuthToken, nodeFileOps, removeStaleTempFiles, type FileOps } from './files.ts';
 import { createHealthHandler } from './health-server.ts';
 import { boundAddress, boundPort, closeServer, listenPublic, listenTcp, listenUnix } from './http.ts';
 import {
@@ -30,6 +32,7 @@ import { isReservedMongoOption } from './mongo-uri.ts';
 import { parseSidecarOptions, type Env, type SidecarOptions } from './options.ts';
 import { FilePublisher } from './publisher.ts';
 import { makeRdsToken, sdkRdsSigner, type RdsSigner } from './rds-token.ts';
+import { CYCLE_TIMEOUT_MS, PUBLISH_TIMEOUT_MS } from './refresh-policy.ts';
 import { readPreviousValues } from './restore.ts';
 import { systemTimers, TargetRefresher, type RefreshEvents, type Timers } from './refresher.ts';
 
@@ -46,6 +49,11 @@ export interface ListenOverrides {
 
 export interface SidecarDeps {
   timers?: Timers;
+  /**
+   * Timers of deadlines on real I/O (refresh steps, `--once`, writes at shutdown); default: real
+   * time, also when `timers` is a test's fake clock. A test of a hang passes its fake clock here.
+   */
+  deadlineTimers?: Timers;
   random?: () => number;
   fileOps?: FileOps;
   signer?: RdsSigner;
@@ -84,15 +92,21 @@ interface Core {
   authToken: string;
 }
 
-function defaultFetchers(options: SidecarOptions, env: Env, deps: SidecarDeps, now: () => number) {
+function defaultFetchers(
+  options: SidecarOptions,
+  env: Env,
+  deps: SidecarDeps,
+  now: () => number,
+  clock: StsClock,
+) {
   const first = options.config.targets[0] as Target;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? first.region;
-  const base = createBaseProvider({ region, ...deps.identity });
+  const base = createBaseProvider({ region, ...deps.identity }, clock);
   const clients = new Map<string, StsLike>();
   const stsFor = (r: string): StsLike => {
     let client = clients.get(r);
     if (!client) {
-      client = createStsClient(base, r, deps.identity?.stsEndpoint, deps.identity?.requestTimeoutMs);
+      client = createStsClient(base, r, deps.identity?.stsEndpoint, deps.identity?.requestTimeoutMs, clock);
       clients.set(r, client);
     }
     return client;
@@ -106,7 +120,30 @@ function defaultFetchers(options: SidecarOptions, env: Env, deps: SidecarDeps, n
       stsRegion: (t) => env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? t.region,
       sessionName,
       now,
+      clock,
     });
+}
+
+/** Logs once when the offset to STS's clock crosses the threshold, and once when it is back. */
+function stsClockFor(logger: Logger, timers: Timers): StsClock {
+  const threshold = `${CLOCK_SKEW_THRESHOLD_MS / 60_000} min`;
+  return new StsClock(
+    () => timers.now(),
+    (skewed, offsetMs) => {
+      const fields = { clockSkewSeconds: Math.round(-offsetMs / 1000) };
+      if (skewed) {
+        logger.error(
+          { ...fields, errorClass: 'clock-skew', hint: hintFor('clock-skew') },
+          `this node's clock is ${describeOffset(offsetMs)} (from STS's Date header), beyond ${threshold}: lifetimes are read on STS's clock, but RDS tokens carry this clock's time and AWS refuses what is signed this far off`,
+        );
+      } else {
+        logger.info(
+          fields,
+          `this node's clock is within ${threshold} of STS again (${describeOffset(offsetMs)})`,
+        );
+      }
+    },
+  );
 }
 
 /** Told after every refresh cycle of a target, once logs and metrics have seen it. */
@@ -136,12 +173,25 @@ async function buildCore(
     }
   }
   await mkdir(config.directory, { recursive: true }).catch(() => undefined);
+  const removed = await removeStaleTempFiles(config.directory, fileOps);
+  if (removed > 0) {
+    logger.info(
+      { removed, directory: config.directory },
+      `removed ${removed} temporary file(s) a previous run left behind (it stopped between a write and its rename)`,
+    );
+  }
   const authToken = await ensureAuthToken(config.directory, FILES.authToken, fileOps);
 
-  const fetcherFor = deps.credentialFetcher ?? defaultFetchers(options, env, deps, () => timers.now());
+  const stsClock = stsClockFor(logger, timers);
+  const fetcherFor =
+    deps.credentialFetcher ?? defaultFetchers(options, env, deps, () => timers.now(), stsClock);
   const publisher = new FilePublisher(config, fileOps);
   const refreshers = new Map<string, TargetRefresher>();
   const metrics = createMetrics({
+    clockSkewSeconds: () => {
+      const offset = stsClock.offsetMs();
+      return offset === undefined ? undefined : -offset / 1000;
+    },
     isReady: () => [...refreshers.values()].every((r) => r.isFresh()),
     targets: () =>
       [...refreshers.values()].map((r) => {
@@ -150,7 +200,7 @@ async function buildCore(
       }),
     defaultMetrics: deps.defaultMetrics,
   });
-  const events = refreshEvents(metrics, logger, timers, onCycle);
+  const events = refreshEvents(metrics, logger, timers, stsClock, onCycle);
   for (const target of config.targets) {
     refreshers.set(
       target.name,
@@ -159,13 +209,15 @@ async function buildCore(
         fetchCredentials: fetcherFor(target),
         build: (credentials, now) =>
           target.kind === 'rds'
-            ? makeRdsToken(target, credentials, now, signer)
+            ? makeRdsToken(target, credentials, now, signer, stsClock)
             : Promise.resolve(makeMongoCredentials(credentials)),
         publish: (value) => publisher.publish(target, value),
         timers,
         random,
         marginMs,
         events,
+        clock: stsClock,
+        deadlineTimers: deps.deadlineTimers ?? systemTimers,
       }),
     );
   }
@@ -215,6 +267,7 @@ function refreshEvents(
   metrics: SidecarMetrics,
   logger: Logger,
   timers: Timers,
+  clock: StsClock,
   onCycle: CycleListener,
 ): RefreshEvents {
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -245,6 +298,9 @@ function refreshEvents(
         consecutiveFailures: info.consecutiveFailures,
         retryAt: iso(info.retryAt),
         servingUntil: serving === undefined ? null : iso(serving),
+        ...(info.errorClass === 'clock-skew' && clock.offsetMs() !== undefined
+          ? { clockSkewSeconds: Math.round(-(clock.offsetMs() ?? 0) / 1000) }
+          : {}),
       };
       const msg =
         serving === undefined
@@ -257,18 +313,60 @@ function refreshEvents(
   };
 }
 
+/** What `--once` is doing, for the message when it has to give up at its deadline. */
+interface OnceProgress {
+  phase: string;
+  core: Core | undefined;
+  written: Set<string>;
+}
+
 /**
  * `--once`: every target fetched and written, or a non-zero exit naming what failed. A failed target
  * is retried with the refresher's own backoff until `onceTimeoutMs` after the start (one STS throttle
  * at pod start must not fail a Job); a retry that would start later is not made. A value restored
- * from a previous run does not count: each target needs a refresh of its own in this run.
+ * from a previous run does not count: each target needs a refresh of its own in this run. Whatever
+ * hangs (a file system, a credentials endpoint), it returns by `onceTimeoutMs` + CYCLE_TIMEOUT_MS:
+ * the last attempt may start just before the timeout and gets one cycle's deadline.
  */
 export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDeps = {}): Promise<number> {
   const logger = createLogger(options.logLevel, deps.logDestination);
   const timers = deps.timers ?? systemTimers;
-  const written = new Set<string>();
+  const deadlineTimers = deps.deadlineTimers ?? systemTimers;
+  const limitMs = options.onceTimeoutMs + CYCLE_TIMEOUT_MS;
+  const step = 'token-broker sidecar --once';
+  const progress: OnceProgress = { phase: 'starting', core: undefined, written: new Set() };
+  try {
+    return await withDeadline(
+      once(options, env, deps, logger, timers, progress),
+      limitMs,
+      deadlineTimers,
+      step,
+    );
+  } catch (error) {
+    if (!(error instanceof StepTimeoutError) || error.step !== step) throw error;
+    const refreshers = [...(progress.core?.refreshers.values() ?? [])];
+    for (const r of refreshers) r.stop();
+    const pending = refreshers.map((r) => r.target.name).filter((n) => !progress.written.has(n));
+    logger.fatal(
+      { phase: progress.phase, pending, errorClass: 'timeout', hint: hintFor('timeout') },
+      `${step}: gave up after ${Math.round(limitMs / 1000)} s (--once-timeout plus one refresh cycle) while ${progress.phase}${pending.length > 0 ? `; no credentials written for ${pending.map((n) => `"${n}"`).join(', ')}` : ''}: ${hintFor('timeout')}`,
+    );
+    return 1;
+  }
+}
+
+async function once(
+  options: SidecarOptions,
+  env: Env,
+  deps: SidecarDeps,
+  logger: Logger,
+  timers: Timers,
+  progress: OnceProgress,
+): Promise<number> {
+  const written = progress.written;
   let onCycle: CycleListener = () => undefined;
   let core: Core;
+  progress.phase = 'starting (auth token, files of a previous run)';
   try {
     core = await buildCore(options, env, deps, logger, (target, ok) => onCycle(target, ok));
   } catch (error) {
@@ -278,6 +376,8 @@ export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDe
     );
     return 1;
   }
+  progress.core = core;
+  progress.phase = 'refreshing';
   const refreshers = [...core.refreshers.values()];
   const deadline = timers.now() + options.onceTimeoutMs;
   await new Promise<void>((resolve) => {
@@ -297,6 +397,7 @@ export async function runOnce(options: SidecarOptions, env: Env, deps: SidecarDe
     // The first attempt at once; retries come from each refresher's own timer.
     for (const r of refreshers) void r.refreshNow();
   });
+  progress.phase = 'waiting for file writes';
   await core.publisher.idle();
   const failed = refreshers.filter((r) => !written.has(r.target.name));
   if (failed.length === 0) {
@@ -331,6 +432,7 @@ export async function startSidecar(
   deps: SidecarDeps = {},
 ): Promise<RunningSidecar> {
   const logger = createLogger(options.logLevel, deps.logDestination);
+  const deadlineTimers = deps.deadlineTimers ?? systemTimers;
   const core = await buildCore(options, env, deps, logger);
   const { config } = options;
   const listen = deps.listen ?? {};
@@ -346,7 +448,13 @@ export async function startSidecar(
     stopping ??= (async () => {
       logger.info({ reason }, 'token-broker sidecar stopping');
       for (const r of refreshers.values()) r.stop();
-      await core.publisher.idle();
+      // A write already queued finishes, unless the file system hangs: then stop anyway.
+      await withDeadline(
+        core.publisher.idle(),
+        PUBLISH_TIMEOUT_MS,
+        deadlineTimers,
+        'file writes at shutdown',
+      ).catch((error: unknown) => logger.warn({ error: describeError(error) }, describeError(error).message));
       await Promise.all(servers.map((s) => closeServer(s)));
       logger.info('token-broker sidecar stopped');
       resolveDone(0);

@@ -1,7 +1,7 @@
 /** `/metrics` on 0.0.0.0:metricsPort, and nothing else on that port. */
 import type { Registry } from 'prom-client';
 import type { Handler } from './http.ts';
-import { requestPath, send, sendError } from './http.ts';
+import { requestPath, send, sendError, shownPath } from './http.ts';
 import type { RouteLabel } from './metrics.ts';
 
 export function createMetricsHandler(
@@ -13,7 +13,7 @@ export function createMetricsHandler(
     const route: RouteLabel = path === '/metrics' ? '/metrics' : 'other';
     res.on('finish', () => onRequest?.(route, res.statusCode));
     if (path !== '/metrics') {
-      sendError(res, 404, `no route ${path}; this port serves /metrics only`);
+      sendError(res, 404, `no route ${shownPath(path)}; this port serves /metrics only`);
       return;
     }
     if (req.method !== 'GET') {

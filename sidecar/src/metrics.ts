@@ -9,6 +9,7 @@
  * | token_broker_credential_expiry_timestamp_seconds | gauge | target, kind | expiry (unix s) of the value served now |
  * | token_broker_last_success_timestamp_seconds | gauge | target, kind | time (unix s) of the last successful refresh |
  * | token_broker_ready | gauge | - | 1 when every target holds a value fresh beyond the margin (as /readyz) |
+ * | token_broker_clock_skew_seconds | gauge | - | this node's clock minus STS's, from STS's last `Date` header (NaN until measured) |
  * | token_broker_http_requests_total | counter | route, code | API, health and metrics requests; route is a template |
  * | process_*, nodejs_* (no prefix) | | | prom-client defaults (CPU, RSS, heap, event loop lag) |
  *
@@ -17,6 +18,7 @@
  *   `time() - token_broker_last_success_timestamp_seconds > 1800`
  * - credentials expire within N minutes: `token_broker_credential_expiry_timestamp_seconds - time() < N * 60`
  * - not ready: `token_broker_ready == 0`
+ * - clock skew: `abs(token_broker_clock_skew_seconds) > 60`
  *
  * Labels are low-cardinality by construction: target names come from the pod's annotations (a
  * handful), kinds and reasons are fixed sets, routes are templates. No secret is ever a label value.
@@ -61,6 +63,8 @@ export interface MetricsOptions {
   /** Read at scrape time: point-in-time gauges are set in collect(). */
   isReady: () => boolean;
   targets: () => readonly TargetSnapshot[];
+  /** This node's clock minus STS's, in seconds; undefined until an STS answer was seen. */
+  clockSkewSeconds?: () => number | undefined;
   /** Process and Node.js default metrics (off in unit tests that compare exact output). */
   defaultMetrics?: boolean;
 }
@@ -118,6 +122,16 @@ export function createMetrics(options: MetricsOptions): SidecarMetrics {
     registers: [registry],
     collect() {
       this.set(options.isReady() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}clock_skew_seconds`,
+    help: "This node's clock minus STS's (from the Date header of STS's last answer); positive: ahead.",
+    registers: [registry],
+    collect() {
+      // NaN until an STS answer was seen: 0 would claim a synchronized clock.
+      const skew = options.clockSkewSeconds?.();
+      this.set(skew === undefined ? NaN : Math.round(skew));
     },
   });
   const requests = new Counter({

@@ -3,7 +3,10 @@
  * libpq reads fields up to an unescaped `:` and drops a `\` before any character, so `\` and `:`
  * are escaped; a field that is exactly `*` would be a wildcard and a line starting with `#` a
  * comment, so those are escaped too. RDS tokens contain `:` (host:port in the presigned URL).
+ * Line breaks and other characters the contract refuses (contract/safe-text.ts) are refused here too.
  */
+
+import { unsafeCharacter } from '../../contract/safe-text.ts';
 
 export interface PgpassEntry {
   host: string;
@@ -15,10 +18,10 @@ export interface PgpassEntry {
 }
 
 export class PgpassError extends Error {
-  constructor(field: string) {
+  constructor(field: string, character: string) {
     // The value is not echoed: it may be the token.
     super(
-      `pgpass: ${field} contains a line break; libpq cannot read such a field, fix the target's ${field}`,
+      `pgpass: ${field} contains ${character}; libpq cannot read such a field, fix the target's ${field}`,
     );
     this.name = 'PgpassError';
   }
@@ -31,7 +34,8 @@ export function escapePgpassField(value: string): string {
 }
 
 function field(name: string, value: string): string {
-  if (/[\r\n]/.test(value)) throw new PgpassError(name);
+  const bad = unsafeCharacter(value);
+  if (bad !== undefined) throw new PgpassError(name, bad);
   return escapePgpassField(value);
 }
 

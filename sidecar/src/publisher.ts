@@ -1,6 +1,7 @@
 /**
- * Turns a target's new value into its files: `<name>.token` (+ the shared `pgpass` for PostgreSQL),
- * or `<name>.credentials.json` + `<name>.uri` for Mongo. Writes go through one queue so two targets
+ * Turns a target's new value into its files: `<name>.token` and its `<name>.token.meta.json`
+ * (token-meta.ts; + the shared `pgpass` for PostgreSQL, + `<name>.my.cnf` for MySQL), or
+ * `<name>.credentials.json` + `<name>.uri` for Mongo. Writes go through one queue so two targets
  * refreshing together never interleave their pgpass rewrites, and shutdown can wait for the queue.
  */
 import { join } from 'node:path';
@@ -15,8 +16,10 @@ import { renderCredentialsJson } from './credentials-json.ts';
 import { nodeFileOps, SECRET_FILE_MODE, writeFileAtomic, type FileOps } from './files.ts';
 import type { MongoValue } from './mongo-credentials.ts';
 import { renderMongoUri } from './mongo-uri.ts';
+import { renderMysqlOptionFile } from './mysql-option-file.ts';
 import { renderPgpass, type PgpassEntry } from './pgpass.ts';
 import type { RdsValue } from './rds-token.ts';
+import { renderTokenMeta, tokenMetaFileName } from './token-meta.ts';
 
 export type TargetValue = RdsValue | MongoValue;
 
@@ -43,8 +46,8 @@ export class FilePublisher {
 
   /**
    * Adopts values a previous run published (restore.ts) as if published now, so the next pgpass
-   * rewrite keeps their lines. Their own files are left as they are; a derived file (pgpass, `.uri`)
-   * that does not match them (a run stopped between two writes) is rewritten from them.
+   * rewrite keeps their lines. Their own files are left as they are; a derived file (pgpass, `.uri`,
+   * `.my.cnf`) that does not match them (a run stopped between two writes) is rewritten from them.
    */
   restore(values: readonly { target: Target; value: TargetValue }[]): Promise<void> {
     const run = this.queue.then(() => this.reconcile(values));
@@ -60,7 +63,27 @@ export class FilePublisher {
   private async write(target: Target, value: TargetValue): Promise<void> {
     const dir = this.config.directory;
     if (target.kind === 'rds' && value.kind === 'rds') {
+      // Rendered before any write: a token no MySQL client could read from the option file fails the
+      // refresh (MysqlOptionFileError) and leaves the last good token and its option file in place.
+      const optionFile = target.engine === 'mysql' ? mysqlOptionFile(target, value.token) : undefined;
       await writeFileAtomic(dir, FILES.rdsToken(target.name), value.token, SECRET_FILE_MODE, this.ops);
+      // After the token: a crash in between leaves a record of another token, which restore ignores.
+      await writeFileAtomic(
+        dir,
+        tokenMetaFileName(target.name),
+        renderTokenMeta(value.token, value.expiresAt),
+        SECRET_FILE_MODE,
+        this.ops,
+      );
+      if (optionFile !== undefined) {
+        await writeFileAtomic(
+          dir,
+          FILES.mysqlOptionFile(target.name),
+          optionFile,
+          SECRET_FILE_MODE,
+          this.ops,
+        );
+      }
       if (target.engine === 'postgres') {
         this.postgresTokens.set(target.name, value.token);
         await writeFileAtomic(
@@ -81,23 +104,26 @@ export class FilePublisher {
   }
 
   private async reconcile(values: readonly { target: Target; value: TargetValue }[]): Promise<void> {
-    const dir = this.config.directory;
     let postgres = false;
     for (const { target, value } of values) {
       if (target.kind === 'rds' && value.kind === 'rds' && target.engine === 'postgres') {
         this.postgresTokens.set(target.name, value.token);
         postgres = true;
+      } else if (target.kind === 'rds' && value.kind === 'rds' && target.engine === 'mysql') {
+        await this.rewriteIfDifferent(
+          FILES.mysqlOptionFile(target.name),
+          mysqlOptionFile(target, value.token),
+        );
       } else if (target.kind === 'mongo' && value.kind === 'mongo') {
-        const uri = renderMongoUri(target, value.credentials);
-        if ((await this.readOrUndefined(FILES.mongoUri(target.name))) !== uri) {
-          await writeFileAtomic(dir, FILES.mongoUri(target.name), uri, SECRET_FILE_MODE, this.ops);
-        }
+        await this.rewriteIfDifferent(FILES.mongoUri(target.name), renderMongoUri(target, value.credentials));
       }
     }
-    if (!postgres) return;
-    const pgpass = renderPgpass(this.pgpassEntries());
-    if ((await this.readOrUndefined(FILES.pgpass)) !== pgpass) {
-      await writeFileAtomic(dir, FILES.pgpass, pgpass, SECRET_FILE_MODE, this.ops);
+    if (postgres) await this.rewriteIfDifferent(FILES.pgpass, renderPgpass(this.pgpassEntries()));
+  }
+
+  private async rewriteIfDifferent(name: string, content: string): Promise<void> {
+    if ((await this.readOrUndefined(name)) !== content) {
+      await writeFileAtomic(this.config.directory, name, content, SECRET_FILE_MODE, this.ops);
     }
   }
 
@@ -133,4 +159,14 @@ export class FilePublisher {
     }
     return entries;
   }
+}
+
+function mysqlOptionFile(target: RdsTarget, token: string): string {
+  return renderMysqlOptionFile({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    database: target.database,
+    password: token,
+  });
 }

@@ -13,8 +13,11 @@
  * - After the n-th consecutive failure the retry waits a "full jitter" delay, uniform in
  *   [0, min(cap, base * 2^(n-1))), floored at MIN_RETRY_DELAY_MS; and never waits past
  *   `expiresAt - margin` of the value still being served, so the last chance to refresh before the
- *   value turns stale is always taken.
+ *   value turns stale is always taken. The cap depends on what is at stake (backoffFor).
+ * - Every step of a cycle has a deadline, and so has the cycle: a step that never settles ends the
+ *   cycle as a `timeout` failure instead of stalling the target.
  */
+import type { ErrorClass } from './error-class.ts';
 
 export const REFRESH_WINDOW_START = 0.5;
 export const REFRESH_WINDOW_END = 0.8;
@@ -37,6 +40,38 @@ export const DEFAULT_BACKOFF: BackoffSettings = Object.freeze({
   baseMs: DEFAULT_BACKOFF_BASE_MS,
   capMs: DEFAULT_BACKOFF_CAP_MS,
 });
+
+export const NO_VALUE_BACKOFF_CAP_MS = 10_000;
+
+export const NO_VALUE_BACKOFF: BackoffSettings = Object.freeze({
+  baseMs: DEFAULT_BACKOFF_BASE_MS,
+  capMs: NO_VALUE_BACKOFF_CAP_MS,
+});
+
+/**
+ * The backoff of a failure. While a valid value is still served, nothing is urgent: 60 s cap (and
+ * the last chance before expiry - margin is always taken). While nothing valid is held the app is
+ * down, so the cap drops to 10 s: a retry comes at most 10 s (5 s on average) after the cause
+ * (STS outage, full volume) goes away. The price is load while credentials have run out: with full
+ * jitter a pod-target makes one attempt per 5 s on average, so N pods x T targets send about
+ * N*T/5 STS calls per second (1 000 pods, one target: ~200/s), spread evenly by the jitter. A failed
+ * file write costs no STS call (the cached credentials are reused). Throttling keeps the 60 s cap
+ * (N*T/30 per second once backed off, ~33/s for 1 000 pods): a fleet STS asks to slow down does.
+ */
+export function backoffFor(errorClass: ErrorClass, holdingValidValue: boolean): BackoffSettings {
+  return holdingValidValue || errorClass === 'throttling' ? DEFAULT_BACKOFF : NO_VALUE_BACKOFF;
+}
+
+/**
+ * Deadlines of a cycle's steps (epoch-independent ms). The credentials fetch may chain two STS
+ * calls of STS_REQUEST_TIMEOUT_MS each (web identity, then AssumeRole); signing is local; a write
+ * to the in-memory volume takes milliseconds. The cycle as a whole gets CYCLE_TIMEOUT_MS: a later
+ * step gets what is left of it when that is less than its own deadline.
+ */
+export const FETCH_TIMEOUT_MS = 25_000;
+export const BUILD_TIMEOUT_MS = 5_000;
+export const PUBLISH_TIMEOUT_MS = 10_000;
+export const CYCLE_TIMEOUT_MS = 30_000;
 
 /** The time at which a value obtained at `now` and expiring at `expiresAt` should be refreshed. */
 export function nextRefreshAt(

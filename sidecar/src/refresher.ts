@@ -11,36 +11,33 @@
  * On failure the last-known-good value stays served (and its files stay) until it expires; retries
  * back off with full jitter but never past the last chance (expiry - margin). When STS fails but the
  * cached credentials are still valid, an RDS token is still re-signed from them, so an outage shorter
- * than the credentials' remaining lifetime leaves no gap.
+ * than the credentials' remaining lifetime leaves no gap. A cycle that ends without a valid value to
+ * serve is a failure, whatever its steps said. Every step has a deadline (refresh-policy.ts), so a
+ * step that never settles fails the cycle as `timeout` instead of stalling the target.
  *
  * Single flight: at most one cycle per target runs at a time; readers never wait, they get the
  * current value.
  */
 import type { Target } from '../../contract/sidecar-config.ts';
+import { ClockSkewError, type ClockOffset } from './clock-skew.ts';
+import { withDeadline } from './deadline.ts';
 import { classifyError, type ErrorClass } from './error-class.ts';
 import type { CredentialFetcher, TemporaryCredentials } from './identity.ts';
 import type { TargetValue } from './publisher.ts';
-import { rdsTokenExpiry } from './rds-token.ts';
 import {
-  DEFAULT_BACKOFF,
+  backoffFor,
+  BUILD_TIMEOUT_MS,
+  CYCLE_TIMEOUT_MS,
+  FETCH_TIMEOUT_MS,
   isFresh,
   MIN_RESIGN_GAIN_MS,
   nextRefreshAt,
   nextRetryAt,
-  type BackoffSettings,
+  PUBLISH_TIMEOUT_MS,
 } from './refresh-policy.ts';
+import type { Timers } from './timers.ts';
 
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, delayMs: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export { systemTimers, type Timers } from './timers.ts';
 
 /** setTimeout's largest delay; longer waits wake early and go back to sleep. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -92,7 +89,13 @@ export interface TargetRefresherDeps {
   random: () => number;
   marginMs: number;
   events: RefreshEvents;
-  backoff?: BackoffSettings;
+  /** The measured offset to STS's clock: a refused signature beyond the threshold is `clock-skew`. */
+  clock?: ClockOffset;
+  /**
+   * Timers of the steps' deadlines (default: `timers`). They guard real I/O, so a sidecar whose
+   * schedule runs on a test's fake clock keeps them on real time.
+   */
+  deadlineTimers?: Pick<Timers, 'setTimeout' | 'clearTimeout'>;
 }
 
 export class TargetRefresher {
@@ -188,10 +191,23 @@ export class TargetRefresher {
     let failure: unknown;
     let failed = false;
     let fetched = false;
+    const name = this.target.name;
+    // Each step gets its own deadline, or what is left of the cycle's when that is less.
+    const step = <T>(work: () => Promise<T>, ownMs: number, what: string): Promise<T> =>
+      withDeadline(
+        (async () => work())(),
+        Math.min(ownMs, started + CYCLE_TIMEOUT_MS - timers.now()),
+        this.deps.deadlineTimers ?? timers,
+        `${what} for target "${name}"`,
+      );
 
     if (this.credentials === undefined || started >= this.credentialsRefreshAt) {
       try {
-        const credentials = await this.deps.fetchCredentials();
+        const credentials = await step(
+          () => this.deps.fetchCredentials(),
+          FETCH_TIMEOUT_MS,
+          'fetching credentials',
+        );
         this.credentials = credentials;
         this.credentialsRefreshAt = nextRefreshAt(timers.now(), credentials.expiresAt, marginMs, random);
         fetched = true;
@@ -207,9 +223,9 @@ export class TargetRefresher {
     const valueDue = credentials !== this.valueCredentials || now >= this.valueRefreshAt;
     if (credentials !== undefined && credentials.expiresAt > now && valueDue) {
       try {
-        const value = await this.deps.build(credentials, now);
+        const value = await step(() => this.deps.build(credentials, now), BUILD_TIMEOUT_MS, 'signing');
         if (this.stopped) return;
-        await this.deps.publish(value);
+        await step(() => this.deps.publish(value), PUBLISH_TIMEOUT_MS, 'writing the files');
         this.value = value;
         this.valueCredentials = credentials;
         this.valueRefreshAt = this.resignAt(now, value, credentials);
@@ -221,12 +237,22 @@ export class TargetRefresher {
     if (this.stopped) return;
 
     const finished = timers.now();
+    if (!failed && this.current() === undefined) {
+      // Nothing to serve is never a success: it would be retried at once, and reported as fine.
+      failed = true;
+      failure =
+        credentials !== undefined && credentials.expiresAt <= finished
+          ? new ClockSkewError(
+              `the credentials for target "${name}" end at ${new Date(credentials.expiresAt).toISOString()} by this node's clock, which reads ${new Date(finished).toISOString()}: they were expired on arrival, so this clock is probably ahead of AWS`,
+            )
+          : new Error(`the refresh of target "${name}" produced no value that is still valid`);
+    }
     const durationMs = Math.max(0, finished - started);
     const valueNext = this.valueRefreshAt;
     if (failed) {
       this.consecutiveFailures++;
       this.lastFailureAt = finished;
-      const errorClass = classifyError(failure);
+      const errorClass = classifyError(failure, { clockOffsetMs: this.deps.clock?.offsetMs() });
       this.lastErrorClass = errorClass;
       const serving = this.current()?.expiresAt;
       let retryAt = nextRetryAt(
@@ -235,7 +261,7 @@ export class TargetRefresher {
         random,
         serving,
         marginMs,
-        this.deps.backoff ?? DEFAULT_BACKOFF,
+        backoffFor(errorClass, serving !== undefined),
       );
       if (valueNext > finished) retryAt = Math.min(retryAt, valueNext);
       this.schedule(retryAt);
@@ -272,12 +298,14 @@ export class TargetRefresher {
    * already ends with its credentials, or nearly) re-signing gains nothing: the credentials refresh
    * renews the token instead, brought forward to the token's refresh point if it came later, so the
    * token stays fresh and STS still sees one call per credentials. Mongo values are the credentials.
+   * A token signed at `at` lives as long as this one did (clock skew included), up to its credentials.
    */
   private resignAt(now: number, value: TargetValue, credentials: TemporaryCredentials): number {
     if (this.target.kind !== 'rds') return Infinity;
     const { marginMs, random } = this.deps;
     const at = nextRefreshAt(now, value.expiresAt, marginMs, random);
-    if (rdsTokenExpiry(at, credentials.expiresAt) - value.expiresAt >= MIN_RESIGN_GAIN_MS) return at;
+    const next = Math.min(at + (value.expiresAt - now), credentials.expiresAt);
+    if (next - value.expiresAt >= MIN_RESIGN_GAIN_MS) return at;
     this.credentialsRefreshAt = Math.min(this.credentialsRefreshAt, at);
     return Infinity;
   }

@@ -149,9 +149,13 @@ void describe('webhook env from chart values', () => {
   });
 
   it('extraEnv is appended after the option env vars', () => {
-    const env = webhookEnv({
-      set: { 'extraEnv[0].name': 'NODE_OPTIONS', 'extraEnv[0].value': '--max-old-space-size=128' },
-    });
-    assert.equal(env.NODE_OPTIONS, '--max-old-space-size=128');
+    const env = webhookEnv({ set: { 'extraEnv[0].name': 'TZ', 'extraEnv[0].value': 'UTC' } });
+    assert.equal(env.TZ, 'UTC');
+  });
+
+  it('caps the V8 heap at webhook.maxHeapMiB (128 by default), and 0 leaves Node its own', () => {
+    assert.equal(defaults.NODE_OPTIONS, '--max-old-space-size=128');
+    assert.equal(webhookEnv({ set: { 'webhook.maxHeapMiB': 96 } }).NODE_OPTIONS, '--max-old-space-size=96');
+    assert.equal(webhookEnv({ set: { 'webhook.maxHeapMiB': 0 } }).NODE_OPTIONS, undefined);
   });
 });

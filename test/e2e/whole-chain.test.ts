@@ -2,8 +2,10 @@
 // rotation: the webhook (over HTTPS, as the API server calls it) injects the sidecar; the sidecar runs as
 // its own process with exactly the injected command, args and env; the app side uses only what the
 // injected app container is given (its env and the files of the shared volume) with real clients: psql
-// (libpq) and node-postgres against a real PostgreSQL whose logins an RDS-like IAM check decides, and the
-// mongodb drivers 7 and 6 against a MONGODB-AWS wire stand-in that has STS verify the signature.
+// (libpq) and node-postgres against a real PostgreSQL whose logins an RDS-like IAM check decides, the
+// mariadb client (with the sidecar's option file) and mysql2 against a real MariaDB whose logins the same
+// check decides (clear-text password over TLS, as RDS for MySQL), and the mongodb drivers 7 and 6 against a MONGODB-AWS wire stand-in that has
+// STS verify the signature.
 // This proves the webhook-sidecar contract, not just each half.
 //
 // What differs from a pod, and why (each is applied in one place below):
@@ -25,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Signer } from '@aws-sdk/rds-signer';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import type { Container, Pod } from '../../webhook/src/k8s-types.ts';
@@ -41,8 +44,20 @@ import { admissionReview, applyAdmissionPatch, callWebhook } from './support/adm
 import type { AdmissionResponseBody } from './support/admission-client.ts';
 import { containerEnv, findContainer, hostPath, persistPod, podFromTemplate } from './support/kubelet.ts';
 import type { VolumeDirs } from './support/kubelet.ts';
+import { startHttpIamVerifier } from './support/http-iam-verifier.ts';
+import type { HttpIamVerifier } from './support/http-iam-verifier.ts';
 import { startLdapIamVerifier } from './support/ldap-iam-verifier.ts';
 import type { BindDecision, LdapIamVerifier } from './support/ldap-iam-verifier.ts';
+import { startMariadb } from './support/mariadb.ts';
+import type { MariadbServer } from './support/mariadb.ts';
+import {
+  clearPassword,
+  clearPasswordFromFile,
+  currentUser,
+  mysqlLogin,
+  verifiedTls,
+} from './support/mysql-login.ts';
+import type { MysqlTarget } from './support/mysql-login.ts';
 import { startMongoApp } from './support/mongo-app.ts';
 import type { MongoApp, MongoAppAttempt } from './support/mongo-app.ts';
 import { isolatedAwsEnv, runMongoClient } from './support/mongo-client.ts';
@@ -68,6 +83,8 @@ const MONGO_ROLE = `arn:aws:iam::${ACCOUNT}:role/MongoAccessRole`;
 const DB_USER = 'invoicingdbuser';
 const DATABASE = 'invoicingdb';
 const OTHER_USER = 'reportingdbuser';
+const MYSQL_USER = 'ledgeruser';
+const MYSQL_DATABASE = 'ledger';
 const MONGO_DATABASE = 'orders';
 const COLLECTION = 'orders';
 const DOCUMENTS = [
@@ -83,6 +100,7 @@ const ROTATION_DEADLINE_MS = 35_000;
 /** The negative test waits at most this long for the first credentials to expire (normally 0). */
 const MAX_EXPIRY_WAIT_MS = 13_000;
 const AUTH_FAILED = new RegExp(`LDAP authentication failed for user "${DB_USER}"`);
+const MYSQL_ACCOUNT = `${MYSQL_USER}@%`;
 
 /** Variables that would hand a process AWS credentials other than the container-credentials endpoint. */
 const OTHER_AWS_CREDENTIAL_ENV = [
@@ -138,6 +156,11 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   let verifier: LdapIamVerifier;
   let postgres: PostgresServer;
   let mongo: MongoWireServer;
+  let mysqlVerifier: HttpIamVerifier;
+  let mariadb: MariadbServer;
+  /** The CA of the MariaDB server certificate: the app's own (RDS: the global bundle), not injected. */
+  let mysqlCa: string;
+  let mysqlPool: mysql.Pool | undefined;
   let certs: TestCertificates & { cleanup: () => Promise<void> };
   let webhook: WebhookServer;
   const webhookLog = logSink();
@@ -159,6 +182,7 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   /** File contents right after startup, kept to show that old content is refused once expired. */
   let firstToken: string;
   let firstUri: string;
+  let firstMysqlToken: string;
 
   const appVar = (name: string): string => {
     const value = appEnv[name];
@@ -184,6 +208,30 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   };
 
   const connectWith = (password: string): Promise<string> => loginAs({ ...target(), password });
+
+  const mysqlTarget = (): MysqlTarget => ({
+    host: appEnv.TOKEN_BROKER_LEDGER_HOST ?? '',
+    port: Number(appEnv.TOKEN_BROKER_LEDGER_PORT),
+    user: appEnv.TOKEN_BROKER_LEDGER_USER ?? '',
+    database: appEnv.TOKEN_BROKER_LEDGER_DATABASE ?? '',
+    ca: mysqlCa,
+  });
+
+  /**
+   * The mariadb client as the README tells the app to run it: the injected option file (user, token,
+   * host, port and database, written by the sidecar) and the app's own CA, with verified TLS.
+   */
+  const mariadbCli = async (sql: string): Promise<string> => {
+    const args = [
+      `--defaults-extra-file=${appVar('TOKEN_BROKER_LEDGER_MY_CNF')}`,
+      `--ssl-ca=${mariadb.caFile}`,
+      '--ssl-verify-server-cert',
+    ];
+    const { stdout } = await run(mariadb.client, [...args, '-N', '-B', '-e', sql], {
+      env: { ...appProcessEnv(), LC_ALL: 'C' },
+    });
+    return stdout.trim();
+  };
 
   const mongoJob = (driver: MongoClientJob['driver'], uri: string): MongoClientJob => ({
     driver,
@@ -253,6 +301,18 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
         { user: OTHER_USER, database: 'reporting' },
       ],
     });
+    const mysqlPort = await freePort();
+    mysqlVerifier = await startHttpIamVerifier({
+      endpoint: { host: LOOPBACK, port: mysqlPort },
+      region: REGION,
+      lookup: sts.lookup,
+    });
+    mariadb = await startMariadb({
+      verifierUrl: mysqlVerifier.url,
+      port: mysqlPort,
+      logins: [{ user: MYSQL_USER, database: MYSQL_DATABASE }],
+    });
+    mysqlCa = await readFile(mariadb.caFile, 'utf8');
     mongo = await startMongoWire({
       sts: forwardToStsEmulator(sts),
       allowedArns: [MONGO_ROLE],
@@ -265,6 +325,7 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     const yaml = (await readFile(DEPLOYMENT, 'utf8'))
       .replaceAll('__PG_PORT__', String(pgPort))
       .replaceAll('__MONGO_PORT__', String(mongo.port))
+      .replaceAll('__MYSQL_PORT__', String(mysqlPort))
       .replaceAll('__REFRESH_MARGIN__', REFRESH_MARGIN)
       // runAsNonRoot: as root the test keeps the example's 1000 (the processes stay root, which reads 0600).
       .replaceAll('__RUN_AS_USER__', String(uid === 0 ? 1000 : uid));
@@ -309,11 +370,14 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   after(async () => {
     await Promise.all(mongoApps.map((app) => app.stop().catch(() => undefined)));
     await pool?.end().catch(() => undefined);
+    await mysqlPool?.end().catch(() => undefined);
     if (sidecar) await sidecar.terminate();
     await webhook?.close();
     await mongo?.close();
     await postgres?.stop();
     await verifier?.close();
+    await mariadb?.stop();
+    await mysqlVerifier?.close();
     await sts?.close();
     await certs?.cleanup();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -357,6 +421,13 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     assert.equal(appEnv.TOKEN_BROKER_INVOICING_TOKEN_FILE, join(brokerDir, 'invoicing.token'));
     assert.equal(appEnv.TOKEN_BROKER_ORDERS_URI_FILE, join(brokerDir, 'orders.uri'));
     assert.deepEqual(target(), { host: LOOPBACK, port: postgres.port, user: DB_USER, database: DATABASE });
+    assert.equal(appEnv.TOKEN_BROKER_LEDGER_TOKEN_FILE, join(brokerDir, 'ledger.token'));
+    assert.equal(appEnv.TOKEN_BROKER_LEDGER_MY_CNF, join(brokerDir, 'ledger.my.cnf'));
+    assert.equal(appEnv.TOKEN_BROKER_INVOICING_MY_CNF, undefined, 'a PostgreSQL target has no option file');
+    assert.deepEqual(
+      { ...mysqlTarget(), ca: '' },
+      { host: LOOPBACK, port: mariadb.port, user: MYSQL_USER, database: MYSQL_DATABASE, ca: '' },
+    );
   });
 
   test('the sidecar runs with exactly the injected command, args and env and passes its startupProbe', async () => {
@@ -382,13 +453,22 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     });
     await sidecar.waitForStartup();
 
-    for (const file of ['pgpass', 'invoicing.token', 'orders.uri', 'orders.credentials.json', 'auth-token']) {
+    const files = [
+      'pgpass',
+      'invoicing.token',
+      'ledger.token',
+      'ledger.my.cnf',
+      'orders.uri',
+      'orders.credentials.json',
+    ];
+    for (const file of [...files, 'auth-token']) {
       const info = await stat(join(brokerDir, file));
       assert.equal(info.mode & 0o777, 0o600, `${file} is not 0600`);
       assert.equal(info.uid, process.getuid?.(), `${file} is not owned by the sidecar's UID`);
     }
     firstToken = await readFile(appVar('TOKEN_BROKER_INVOICING_TOKEN_FILE'), 'utf8');
     firstUri = await readFile(appVar('TOKEN_BROKER_ORDERS_URI_FILE'), 'utf8');
+    firstMysqlToken = await readFile(appVar('TOKEN_BROKER_LEDGER_TOKEN_FILE'), 'utf8');
 
     // The sidecar used the pod's IRSA identity, named its session after the pod, and chained to the role.
     const session = `tb-${NAMESPACE}-${pod.metadata?.name ?? ''}`;
@@ -431,6 +511,40 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     assert.equal(verifier.decisions[before]?.reason, 'accepted');
   });
 
+  test('the mariadb client logs in with the injected option file and the CA alone, over verified TLS, into the database', async () => {
+    const before = mysqlVerifier.decisions.length;
+    assert.equal(
+      await mariadbCli('select current_user(), database()'),
+      `${MYSQL_ACCOUNT}\t${MYSQL_DATABASE}`,
+    );
+    const decision = mysqlVerifier.decisions[before];
+    assert.equal(decision?.reason, 'accepted');
+    assert.equal(decision.user, MYSQL_USER);
+    assert.equal(sts.credentialFor(decision.accessKeyId ?? '')?.roleArn, POD_ROLE);
+  });
+
+  test('a mysql2 pool reads the injected token file for its clear-text password and logs in', async () => {
+    const { host, port, user, database } = mysqlTarget();
+    mysqlPool = mysql.createPool({
+      host,
+      port,
+      user,
+      database,
+      ssl: verifiedTls(mysqlCa),
+      // Read on every new connection, as the README tells apps to.
+      authPlugins: clearPasswordFromFile(appVar('TOKEN_BROKER_LEDGER_TOKEN_FILE')),
+      connectionLimit: 2,
+    });
+    const before = mysqlVerifier.decisions.length;
+    const connection = await mysqlPool.getConnection();
+    try {
+      assert.equal(await currentUser(connection), MYSQL_ACCOUNT);
+    } finally {
+      connection.destroy();
+    }
+    assert.equal(mysqlVerifier.decisions[before]?.reason, 'accepted');
+  });
+
   test("driver 7 authenticates through the sidecar's container-credentials endpoint with only the injected env", async () => {
     const env = appProcessEnv();
     for (const name of OTHER_AWS_CREDENTIAL_ENV) assert.equal(env[name], undefined, `${name} is set`);
@@ -467,6 +581,9 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   test('through two refreshes of each target, every new connection of every client gets in', async (t) => {
     assert.ok(pool, 'the pool test did not run');
     const activePool = pool;
+    assert.ok(mysqlPool, 'the mysql2 pool test did not run');
+    const activeMysqlPool = mysqlPool;
+    const mysqlFrom = mysqlVerifier.decisions.length;
     const startedAt = Date.now();
     const pgFrom = verifier.decisions.length;
     const mongoFrom = mongo.decisions.length;
@@ -475,10 +592,12 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     const base = {
       invoicing: refreshCounts(initial, 'invoicing').successes,
       orders: refreshCounts(initial, 'orders').successes,
+      ledger: refreshCounts(initial, 'ledger').successes,
     };
     const keysAtStart = {
       pg: tokenKeyId(await readFile(appVar('TOKEN_BROKER_INVOICING_TOKEN_FILE'), 'utf8')),
       mongo: uriKeyId(await readFile(appVar('TOKEN_BROKER_ORDERS_URI_FILE'), 'utf8')),
+      mysql: tokenKeyId(await readFile(appVar('TOKEN_BROKER_LEDGER_TOKEN_FILE'), 'utf8')),
     };
 
     const driver7 = startMongoApp(
@@ -510,6 +629,8 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     }
     const pgOutcomes: Outcome[] = [];
     const psqlOutcomes: Outcome[] = [];
+    const mysql2Outcomes: Outcome[] = [];
+    const mariadbOutcomes: Outcome[] = [];
     let stop = false;
     const loop = async (outcomes: Outcome[], pauseMs: number, once: () => Promise<string>): Promise<void> => {
       while (!stop) {
@@ -531,13 +652,30 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
         return result.rows[0]?.current_user ?? '';
       }),
       loop(psqlOutcomes, 700, () => psql('select current_user')),
+      // Each mysql2 checkout is a new connection (destroyed after use), so a new login with the file's token.
+      loop(mysql2Outcomes, 150, async () => {
+        const connection = await activeMysqlPool.getConnection();
+        try {
+          return (await currentUser(connection)) === MYSQL_ACCOUNT ? DB_USER : 'wrong user';
+        } finally {
+          connection.destroy();
+        }
+      }),
+      loop(mariadbOutcomes, 700, async () =>
+        (await mariadbCli('select current_user()')) === MYSQL_ACCOUNT ? DB_USER : 'wrong user',
+      ),
     ]);
 
     // Until the sidecar has published credentials of two new generations for each target (watched in
     // the files, which it rewrites atomically) and every client has connected again after that.
     const tokenFile = appVar('TOKEN_BROKER_INVOICING_TOKEN_FILE');
     const uriFile = appVar('TOKEN_BROKER_ORDERS_URI_FILE');
-    const published = { pg: new Set([keysAtStart.pg]), mongo: new Set([keysAtStart.mongo]) };
+    const ledgerFile = appVar('TOKEN_BROKER_LEDGER_TOKEN_FILE');
+    const published = {
+      pg: new Set([keysAtStart.pg]),
+      mongo: new Set([keysAtStart.mongo]),
+      mysql: new Set([keysAtStart.mysql]),
+    };
     const logFrom = sidecar?.output().length ?? 0;
     let rotatedAt: number | undefined;
     const okAfter = (outcomes: readonly (Outcome | MongoAppAttempt)[], at: number) =>
@@ -547,10 +685,19 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
         await sleep(250);
         published.pg.add(tokenKeyId(await readFile(tokenFile, 'utf8')));
         published.mongo.add(uriKeyId(await readFile(uriFile, 'utf8')));
-        if (rotatedAt === undefined && published.pg.size >= 3 && published.mongo.size >= 3) {
+        published.mysql.add(tokenKeyId(await readFile(ledgerFile, 'utf8')));
+        const generations = [published.pg, published.mongo, published.mysql].map((keys) => keys.size);
+        if (rotatedAt === undefined && generations.every((size) => size >= 3)) {
           rotatedAt = Date.now();
         }
-        const clients = [pgOutcomes, psqlOutcomes, driver7.attempts, driver6.attempts];
+        const clients = [
+          pgOutcomes,
+          psqlOutcomes,
+          mysql2Outcomes,
+          mariadbOutcomes,
+          driver7.attempts,
+          driver6.attempts,
+        ];
         if (rotatedAt !== undefined && clients.every((outcomes) => okAfter(outcomes, rotatedAt!))) break;
       }
     } finally {
@@ -562,16 +709,19 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     assert.ok(
       rotatedAt !== undefined,
       `no two new credential generations per target in time: ${published.pg.size - 1} for ` +
-        `invoicing, ${published.mongo.size - 1} for orders`,
+        `invoicing, ${published.mongo.size - 1} for orders, ${published.mysql.size - 1} for ledger`,
     );
 
     // Zero failed connections, for every client, and each one connected after the second rotation.
     const failed = (outcomes: readonly (Outcome | MongoAppAttempt)[]) => outcomes.filter((o) => !o.ok);
     assert.deepEqual(failed(pgOutcomes), [], 'node-postgres');
     assert.deepEqual(failed(psqlOutcomes), [], 'psql');
+    assert.deepEqual(failed(mysql2Outcomes), [], 'mysql2');
+    assert.deepEqual(failed(mariadbOutcomes), [], 'mariadb client');
     assert.deepEqual(failed(attempts7), [], 'mongodb driver 7');
     assert.deepEqual(failed(attempts6), [], 'mongodb driver 6');
-    for (const [client, outcomes] of Object.entries({ pgOutcomes, psqlOutcomes, attempts7, attempts6 })) {
+    const everyClient = { pgOutcomes, psqlOutcomes, mysql2Outcomes, mariadbOutcomes, attempts7, attempts6 };
+    for (const [client, outcomes] of Object.entries(everyClient)) {
       assert.ok(okAfter(outcomes, rotatedAt), `${client}: no connection after the second rotation`);
     }
     assert.ok([...attempts7, ...attempts6].every((a) => a.ok && a.ping && a.documents === DOCUMENTS.length));
@@ -611,21 +761,49 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     newOnWire.mongo = mongoKeys.size - (mongoKeys.has(keysAtStart.mongo) ? 1 : 0);
     assert.ok(newOnWire.pg >= 2, `PostgreSQL saw ${newOnWire.pg} new access key ids`);
     assert.ok(newOnWire.mongo >= 2, `MongoDB saw ${newOnWire.mongo} new access key ids`);
+    // MySQL likewise: every login accepted, with published tokens only, two new generations or more.
+    const mysqlLogins: BindDecision[] = mysqlVerifier.decisions.slice(mysqlFrom);
+    assert.deepEqual(
+      mysqlLogins.filter((d) => !d.ok),
+      [],
+    );
+    assert.ok(
+      mysqlLogins.length >= mysql2Outcomes.length + mariadbOutcomes.length,
+      'a MySQL login bypassed the IAM check',
+    );
+    const mysqlKeys = keysOnWire(mysqlLogins);
+    assert.deepEqual(
+      [...mysqlKeys].filter((k) => !published.mysql.has(k)),
+      [],
+      'MySQL saw unpublished keys',
+    );
+    const newMysqlKeys = mysqlKeys.size - (mysqlKeys.has(keysAtStart.mysql) ? 1 : 0);
+    assert.ok(newMysqlKeys >= 2, `MySQL saw ${newMysqlKeys} new access key ids`);
+    for (const key of mysqlKeys) assert.equal(sts.credentialFor(key)?.roleArn, POD_ROLE);
     for (const key of pgKeys) assert.equal(sts.credentialFor(key)?.roleArn, POD_ROLE);
     for (const key of mongoKeys) assert.equal(sts.credentialFor(key)?.roleArn, MONGO_ROLE);
 
     // The sidecar's own account: at least two successful refreshes and no failure per target, two
     // credential fetches per target in its log, and every STS call answered.
     const final = await metrics();
-    const counts = { invoicing: refreshCounts(final, 'invoicing'), orders: refreshCounts(final, 'orders') };
+    const counts = {
+      invoicing: refreshCounts(final, 'invoicing'),
+      orders: refreshCounts(final, 'orders'),
+      ledger: refreshCounts(final, 'ledger'),
+    };
     assert.deepEqual(
-      { invoicing: counts.invoicing.failures, orders: counts.orders.failures },
-      { invoicing: 0, orders: 0 },
+      {
+        invoicing: counts.invoicing.failures,
+        orders: counts.orders.failures,
+        ledger: counts.ledger.failures,
+      },
+      { invoicing: 0, orders: 0, ledger: 0 },
     );
     assert.ok(counts.invoicing.successes - base.invoicing >= 2, 'invoicing: fewer than 2 refreshes');
     assert.ok(counts.orders.successes - base.orders >= 2, 'orders: fewer than 2 refreshes');
+    assert.ok(counts.ledger.successes - base.ledger >= 2, 'ledger: fewer than 2 refreshes');
     const log = sidecar?.output().slice(logFrom) ?? '';
-    for (const name of ['invoicing', 'orders']) {
+    for (const name of ['invoicing', 'orders', 'ledger']) {
       const fetched = log.split(`refreshed credentials for target \\"${name}\\"`).length - 1;
       assert.ok(fetched >= 2, `the sidecar logged ${fetched} credential refreshes of ${name}`);
     }
@@ -635,8 +813,9 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     );
     t.diagnostic(
       `${Math.round((Date.now() - startedAt) / 1000)} s; connections: node-postgres ${pgOutcomes.length}, ` +
-        `psql ${psqlOutcomes.length}, driver 7 ${attempts7.length}, driver 6 ${attempts6.length}; ` +
-        `new access key ids on the wire: PostgreSQL ${newOnWire.pg}, MongoDB ${newOnWire.mongo}`,
+        `psql ${psqlOutcomes.length}, mysql2 ${mysql2Outcomes.length}, mariadb ${mariadbOutcomes.length}, ` +
+        `driver 7 ${attempts7.length}, driver 6 ${attempts6.length}; new access key ids on the wire: ` +
+        `PostgreSQL ${newOnWire.pg}, MySQL ${newMysqlKeys}, MongoDB ${newOnWire.mongo}`,
     );
   });
 
@@ -664,9 +843,14 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
   test('token file and .uri content kept from before the rotation are refused once their credentials expired', async () => {
     const tokenKey = sts.credentialFor(tokenKeyId(firstToken));
     const uriKey = sts.credentialFor(uriKeyId(firstUri));
-    assert.ok(tokenKey && uriKey);
+    const mysqlKey = sts.credentialFor(tokenKeyId(firstMysqlToken));
+    assert.ok(tokenKey && uriKey && mysqlKey);
     // The rotation test ran for longer than a credential lives; wait out any rest (normally none).
-    const expiredAt = Math.max(tokenKey.expiration.getTime(), uriKey.expiration.getTime());
+    const expiredAt = Math.max(
+      tokenKey.expiration.getTime(),
+      uriKey.expiration.getTime(),
+      mysqlKey.expiration.getTime(),
+    );
     const rest = expiredAt - Date.now();
     assert.ok(rest < MAX_EXPIRY_WAIT_MS, `the first credentials expire only in ${rest} ms`);
     if (rest >= 0) await sleep(rest + 50);
@@ -675,6 +859,24 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     await assert.rejects(connectWith(firstToken), AUTH_FAILED);
     assert.deepEqual(
       { reason: verifier.decisions[before]?.reason, check: verifier.decisions[before]?.check },
+      { reason: 'credential-expired', check: 'credential-expiry' },
+    );
+
+    const mysqlBefore = mysqlVerifier.decisions.length;
+    await assert.rejects(
+      mysqlLogin(
+        mysqlTarget(),
+        clearPassword(() => firstMysqlToken),
+      ),
+      {
+        code: 'ER_ACCESS_DENIED_ERROR',
+      },
+    );
+    assert.deepEqual(
+      {
+        reason: mysqlVerifier.decisions[mysqlBefore]?.reason,
+        check: mysqlVerifier.decisions[mysqlBefore]?.check,
+      },
       { reason: 'credential-expired', check: 'credential-expiry' },
     );
 
@@ -689,6 +891,10 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
       await connectWith(await readFile(appVar('TOKEN_BROKER_INVOICING_TOKEN_FILE'), 'utf8')),
       DB_USER,
     );
+    assert.equal(
+      await mysqlLogin(mysqlTarget(), clearPasswordFromFile(appVar('TOKEN_BROKER_LEDGER_TOKEN_FILE'))),
+      MYSQL_ACCOUNT,
+    );
   });
 
   test('SIGTERM stops the sidecar with exit code 0, and its log holds no secret', async () => {
@@ -697,7 +903,7 @@ describe('whole chain: Deployment -> webhook (HTTPS) -> sidecar process -> real 
     assert.deepEqual(exit, { code: 0, signal: null }, sidecar.output().slice(-2000));
     const log = sidecar.output();
     assert.match(log, /refreshed credentials for target/);
-    const secrets = [await readFile(join(brokerDir, 'auth-token'), 'utf8'), firstToken];
+    const secrets = [await readFile(join(brokerDir, 'auth-token'), 'utf8'), firstToken, firstMysqlToken];
     for (const call of sts.calls) {
       const issued =
         call.issuedAccessKeyId === undefined ? undefined : sts.credentialFor(call.issuedAccessKeyId);

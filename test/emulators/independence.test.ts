@@ -20,6 +20,9 @@ const JUDGES: Array<[folder: string, files: string[] | 'all']> = [
       'postgres.ts',
       'pgpass.ts',
       'container-credentials.ts',
+      'http-iam-verifier.ts',
+      'mariadb.ts',
+      'mysql-plain-server.ts',
     ],
   ],
 ];

@@ -443,6 +443,16 @@ void describe('STS emulator fault injection', () => {
     c.destroy();
   });
 
+  void it('garbage answers 200 with a body the SDK cannot parse', async () => {
+    const c = client(sts);
+    sts.failNext('garbage');
+    const e = await errorOf(c.send(appWebIdentityCall()));
+    assert.equal(e.$metadata?.httpStatusCode, 200);
+    assert.equal(sts.calls.at(-1)?.outcome, 'garbage');
+    assert.ok((await c.send(appWebIdentityCall())).Credentials, 'the fault is consumed');
+    c.destroy();
+  });
+
   void it('slow outlasts a client request timeout', async () => {
     const c = client(sts, undefined, { requestTimeout: 100 });
     sts.failNext('slow');

@@ -41,7 +41,8 @@ export type StsFaultKind =
   | 'idp-communication-error' // 400 IDPCommunicationError (EKS OIDC keys unreachable)
   | 'server-error' // 500 InternalFailure
   | 'slow' // answer normally, but only after the slow delay
-  | 'reset'; // destroy the socket without answering
+  | 'reset' // destroy the socket without answering
+  | 'garbage'; // 200 whose body is not STS XML (truncated), as from a broken proxy
 
 export interface RoleConfig {
   /** AssumeRole must pass exactly this ExternalId, else AccessDenied. */
@@ -242,6 +243,7 @@ function faultError(kind: StsFaultKind, action: string, roleArn: string | undefi
       });
     case 'slow':
     case 'reset':
+    case 'garbage':
       throw new Error(`fault ${kind} has no error body`);
   }
 }
@@ -493,6 +495,17 @@ class Emulator implements StsEmulator {
         if (fault.kind === 'reset') {
           record.outcome = 'reset';
           req.socket.destroy();
+          return;
+        }
+        if (fault.kind === 'garbage') {
+          record.outcome = 'garbage';
+          record.status = 200;
+          this.send(
+            res,
+            200,
+            `<${action}Response xmlns="https://sts.amazonaws.com/doc/${STS_VERSION}/"><${action}Res`,
+            requestId,
+          );
           return;
         }
         if (fault.kind === 'slow') {

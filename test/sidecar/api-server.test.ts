@@ -6,12 +6,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fromHttp } from '@aws-sdk/credential-providers';
 import type { MongoTarget, RdsTarget } from '../../contract/sidecar-config.ts';
-import { authorized, createApiHandler, statusDocument } from '../../sidecar/src/api-server.ts';
+import {
+  authorized,
+  createApiHandler,
+  isLoopbackHost,
+  statusDocument,
+} from '../../sidecar/src/api-server.ts';
 import { boundPort, closeServer, listenTcp, listenUnix } from '../../sidecar/src/http.ts';
 import type { RouteLabel } from '../../sidecar/src/metrics.ts';
 import type { TargetValue } from '../../sidecar/src/publisher.ts';
 import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
-import { httpRequest } from './support/http-client.ts';
+import { httpRequest, type TestResponse } from './support/http-client.ts';
+import { rawHttp } from './support/raw-http.ts';
 
 const AUTH = 'a'.repeat(64);
 const rds = rdsTarget({ name: 'db' });
@@ -208,6 +214,130 @@ describe('credentials API', { timeout: 10_000 }, () => {
       requests.every(([route]) => !route.includes('db') && !route.includes('docs')),
       'no target name in the route label',
     );
+  });
+});
+
+describe('credentials API: the Host check against DNS rebinding', { timeout: 10_000 }, () => {
+  const auth = { Authorization: AUTH };
+
+  it('refuses a Host that is not loopback with 421 on every route, before auth, status or any target', async () => {
+    const quitsBefore = quits;
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      `127.0.0.1.nip.io:${port}`,
+      `localhost.evil.example:${port}`,
+      `127.0.0.2:${port}`,
+      `[::2]:${port}`,
+      `127.0.0.1:${port}@evil.example`,
+    ]) {
+      for (const [method, path] of [
+        ['GET', '/v1/status'],
+        ['GET', '/v1/token/db'],
+        ['GET', '/v1/credentials/docs'],
+        ['POST', '/quitquitquit'],
+        ['GET', '/nope'],
+      ] as const) {
+        const r = await httpRequest({ port }, method, path, { ...auth, Host: host });
+        assert.equal(r.status, 421, `${method} ${path} with Host ${host}`);
+        assert.match(r.body, /Host header must be 127\.0\.0\.1, localhost or \[::1\]/);
+        for (const leak of ['docs', '"db"', 'throttling', creds.sessionToken, 'IQo', host])
+          assert.ok(!r.body.includes(leak), `${host}: the 421 body reveals ${leak}`);
+      }
+    }
+    assert.equal(quits, quitsBefore, 'a refused quit request stops nothing');
+  });
+
+  it('refuses a request without any Host header (HTTP/1.0) on TCP', async () => {
+    const r = await rawHttp({ port }, 'GET /v1/status HTTP/1.0\r\n\r\n');
+    assert.match(r, /^HTTP\/1\.1 421 /);
+  });
+
+  it('accepts the loopback Hosts that the AWS SDKs, curl and kubectl port-forward send', async () => {
+    for (const host of [
+      `127.0.0.1:${port}`,
+      '127.0.0.1',
+      `localhost:${port}`,
+      'LocalHost',
+      `[::1]:${port}`,
+      '[::1]',
+    ]) {
+      assert.equal((await httpRequest({ port }, 'GET', '/v1/status', { Host: host })).status, 200, host);
+      assert.equal(
+        (await httpRequest({ port }, 'GET', '/v1/token/db', { ...auth, Host: host })).status,
+        200,
+        host,
+      );
+    }
+  });
+
+  it('the unix socket accepts any Host (curl --unix-socket sends localhost)', async () => {
+    for (const host of ['localhost', 'evil.example']) {
+      assert.equal((await httpRequest({ socketPath }, 'GET', '/v1/status', { Host: host })).status, 200);
+    }
+    assert.match(await rawHttp({ socketPath }, 'GET /v1/status HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  });
+
+  it('isLoopbackHost: only 127.0.0.1, localhost and [::1], each with an optional port', () => {
+    const table: [string | undefined, boolean][] = [
+      ['127.0.0.1:9901', true],
+      ['127.0.0.1', true],
+      ['localhost:9901', true],
+      ['LOCALHOST', true],
+      ['[::1]:9901', true],
+      ['[::1]', true],
+      [undefined, false],
+      ['', false],
+      ['::1', false],
+      ['127.0.0.1:', false],
+      ['127.0.0.1:123456', false],
+      ['127.0.0.1.evil.example', false],
+      ['evil.example', false],
+      ['localhost.evil.example', false],
+      ['127.0.0.1:9901 evil.example', false],
+      ['0.0.0.0:9901', false],
+    ];
+    for (const [host, want] of table) assert.equal(isLoopbackHost(host), want, String(host));
+  });
+});
+
+describe('credentials API: response headers and bodies', { timeout: 10_000 }, () => {
+  const auth = { Authorization: AUTH };
+  const cases: [string, () => Promise<TestResponse>, number][] = [
+    ['token', () => httpRequest({ port }, 'GET', '/v1/token/db', auth), 200],
+    ['credentials', () => httpRequest({ port }, 'GET', '/v1/credentials/docs', auth), 200],
+    ['status', () => httpRequest({ port }, 'GET', '/v1/status'), 200],
+    ['no auth', () => httpRequest({ port }, 'GET', '/v1/token/db'), 401],
+    ['unknown path', () => httpRequest({ port }, 'GET', '/x', auth), 404],
+    ['unknown target', () => httpRequest({ port }, 'GET', '/v1/token/nope', auth), 404],
+    ['method', () => httpRequest({ port }, 'PUT', '/v1/status', auth), 405],
+    ['host', () => httpRequest({ port }, 'GET', '/v1/status', { Host: 'evil.example' }), 421],
+    ['pending', () => httpRequest({ port }, 'GET', '/v1/credentials/later', auth), 503],
+    ['unix socket', () => httpRequest({ socketPath }, 'GET', '/v1/token/db', auth), 200],
+  ];
+  it('every answer carries X-Content-Type-Options: nosniff and Cache-Control: no-store', async () => {
+    for (const [what, request, status] of cases) {
+      const r = await request();
+      assert.equal(r.status, status, what);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', what);
+      assert.equal(r.headers['cache-control'], 'no-store', what);
+      assert.match(String(r.headers['content-type']), /^(application\/json|text\/plain)/, what);
+    }
+  });
+
+  it('error bodies are JSON that never reflects markup or an unbounded path', async () => {
+    const markup = '/<script>alert(1)</script>';
+    const paths = [markup, `/v1/token${markup}`, '/v1/credentials/"><img%20src=x>', `/${'a'.repeat(5000)}`];
+    for (const path of paths) {
+      for (const method of ['GET', 'POST']) {
+        const r = await httpRequest({ port }, method, path, auth);
+        assert.ok(r.status === 404 || r.status === 405, `${method} ${path.slice(0, 40)}: ${r.status}`);
+        assert.match(String(r.headers['content-type']), /^application\/json/);
+        const error = (JSON.parse(r.body) as { error: string }).error;
+        assert.ok(!/<(script|img)|alert\(|src=/.test(error), `reflected markup: ${error}`);
+        assert.ok(error.length < 300, `unbounded message: ${error.length} characters`);
+      }
+    }
   });
 });
 

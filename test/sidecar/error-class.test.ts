@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { ClockSkewError } from '../../sidecar/src/clock-skew.ts';
+import { StepTimeoutError } from '../../sidecar/src/deadline.ts';
 import { classifyError, ERROR_CLASSES, ERROR_HINTS, type ErrorClass } from '../../sidecar/src/error-class.ts';
+import { FileWriteError } from '../../sidecar/src/files.ts';
 import { awsError, nodeError } from '../fakes/fake-credentials.ts';
 
 function timeoutError(): Error {
@@ -76,7 +80,6 @@ describe('classifyError', () => {
       ),
       'clock-skew',
     ],
-    ['InternalFailure', awsError('InternalFailure', 'An internal error occurred', 500), 'other'],
     ['plain Error', new Error('boom'), 'other'],
     ['a string', 'boom', 'other'],
     ['undefined', undefined, 'other'],
@@ -87,6 +90,114 @@ describe('classifyError', () => {
 
   it('every class has a hint that says what to do', () => {
     for (const c of ERROR_CLASSES) assert.ok(ERROR_HINTS[c].length > 30, c);
+  });
+});
+
+describe('classifyError: STS server failures and the volume have classes of their own', () => {
+  const write = (code: string) =>
+    new FileWriteError('/var/run/token-broker/db.token', nodeError(code, `${code}: failed`));
+  const table: [string, unknown, ErrorClass][] = [
+    [
+      'STS 500 InternalFailure',
+      awsError('InternalFailure', 'An internal error occurred', 500),
+      'sts-unavailable',
+    ],
+    [
+      'STS 503 ServiceUnavailable',
+      awsError('ServiceUnavailable', 'Service unavailable', 503),
+      'sts-unavailable',
+    ],
+    ['HTTP 502 with an unknown code', awsError('UnknownError', 'Bad Gateway', 502), 'sts-unavailable'],
+    [
+      'an answer the SDK cannot read (garbage XML)',
+      awsError(
+        'Error',
+        '@aws-sdk XML parse error: unexpected end of input.\n  Deserialization error: ...',
+        200,
+      ),
+      'sts-unavailable',
+    ],
+    [
+      'EKS Pod Identity agent answering 500',
+      awsError('CredentialsProviderError', 'Server responded with status: 500', 0),
+      'sts-unavailable',
+    ],
+    ['ENOSPC on a write', write('ENOSPC'), 'volume-full'],
+    ['EDQUOT on a write', write('EDQUOT'), 'volume-full'],
+    ['EROFS on a write', write('EROFS'), 'volume-read-only'],
+    ['EACCES on a write', write('EACCES'), 'volume-read-only'],
+    [
+      'EACCES reading the web identity token is not the volume',
+      nodeError('EACCES', "EACCES: permission denied, open '/var/run/secrets/eks.amazonaws.com/token'"),
+      'other',
+    ],
+  ];
+  for (const [name, error, expected] of table) {
+    it(`${name} -> ${expected}`, () => assert.equal(classifyError(error), expected));
+  }
+
+  it('none of these hints sends the operator to the file volume unless it is the volume', () => {
+    for (const c of ['sts-unavailable', 'other', 'timeout'] as const) {
+      assert.doesNotMatch(ERROR_HINTS[c], /volume/, c);
+    }
+  });
+});
+
+describe('classifyError: clock skew and deadlines', () => {
+  const TEN_MIN = 10 * 60_000;
+  const table: [string, unknown, number | undefined, ErrorClass][] = [
+    [
+      'SignatureDoesNotMatch "not yet current" (clock ahead)',
+      awsError(
+        'SignatureDoesNotMatch',
+        'Signature not yet current: 20300101T001500Z is still later than',
+        403,
+      ),
+      undefined,
+      'clock-skew',
+    ],
+    [
+      'SignatureDoesNotMatch with a skew beyond 5 min measured from STS',
+      awsError(
+        'SignatureDoesNotMatch',
+        'X-Amz-Date 20300101T000000Z is more than 300s from 20300101T001000Z',
+        403,
+      ),
+      TEN_MIN,
+      'clock-skew',
+    ],
+    [
+      'AccessDenied with the clock 10 min ahead',
+      awsError('AccessDenied', 'Not authorized to perform sts:AssumeRole', 403),
+      -TEN_MIN,
+      'clock-skew',
+    ],
+    [
+      'AccessDenied with a skew of 1 min stays access-denied',
+      awsError('AccessDenied', 'Not authorized to perform sts:AssumeRole', 403),
+      60_000,
+      'access-denied',
+    ],
+    [
+      'throttling stays throttling whatever the clock',
+      awsError('Throttling', 'Rate exceeded'),
+      TEN_MIN,
+      'throttling',
+    ],
+    ['credentials expired on arrival', new ClockSkewError('expired on arrival'), undefined, 'clock-skew'],
+    ['a step past its deadline', new StepTimeoutError('writing the files', 10_000), undefined, 'timeout'],
+  ];
+  for (const [name, error, clockOffsetMs, expected] of table) {
+    it(`${name} -> ${expected}`, () => assert.equal(classifyError(error, { clockOffsetMs }), expected));
+  }
+});
+
+describe('the reason label set', () => {
+  it('is the one the README documents, in full', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const paragraph = /`reason` is one of ([\s\S]*?);/.exec(readme)?.[1] ?? '';
+    const documented = [...paragraph.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+    assert.deepEqual(documented, [...ERROR_CLASSES]);
   });
 });
 

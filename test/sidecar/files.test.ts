@@ -8,6 +8,9 @@ import {
   ensureAuthToken,
   FileWriteError,
   nodeFileOps,
+  removeStaleTempFiles,
+  TEMP_FILE_PATTERN,
+  tempFileName,
   writeFileAtomic,
   type FileOps,
 } from '../../sidecar/src/files.ts';
@@ -130,6 +133,56 @@ describe('writeFileAtomic', { timeout: 20_000 }, () => {
   });
 });
 
+describe('temp files', { timeout: 20_000 }, () => {
+  it('a write that fails half-way (volume full) removes its temp file and keeps the old file', async () => {
+    const sub = await mkdtemp(join(dir, 'full-'));
+    await writeFileAtomic(sub, 'db.token', 'old-value');
+    const full: FileOps = {
+      ...nodeFileOps,
+      open: async (path, flags, mode) => {
+        const handle = await nodeFileOps.open(path, flags, mode);
+        return {
+          ...handle,
+          chmod: (m) => handle.chmod(m),
+          sync: () => handle.sync(),
+          close: () => handle.close(),
+          writeFile: () =>
+            Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+        };
+      },
+    };
+    await assert.rejects(writeFileAtomic(sub, 'db.token', 'new-value', 0o600, full), /db\.token \(ENOSPC\)/);
+    assert.deepEqual(await readdir(sub), ['db.token']);
+    assert.equal(await readFile(join(sub, 'db.token'), 'utf8'), 'old-value');
+  });
+
+  it('our temp names are recognised, and names of other files are not', () => {
+    for (const name of ['pgpass', 'auth-token', 'db.token', 'db.token.meta.json', 'docs.credentials.json']) {
+      assert.match(tempFileName(name), TEMP_FILE_PATTERN, name);
+    }
+    assert.match('.docs.uri.1.12.tmp', TEMP_FILE_PATTERN, 'the pid naming of earlier versions');
+    for (const other of [
+      'pgpass',
+      '.pgpass',
+      'db.token.tmp',
+      '.db.token.tmp',
+      'x.1.2.tmp',
+      '.Notes.1.2.tmp',
+    ]) {
+      assert.doesNotMatch(other, TEMP_FILE_PATTERN, other);
+    }
+  });
+
+  it('removeStaleTempFiles removes ours and nothing else, and never throws', async () => {
+    const sub = await mkdtemp(join(dir, 'stale-'));
+    const ours = [tempFileName('pgpass'), '.db.token.1.1.tmp'];
+    for (const f of [...ours, 'pgpass', 'keep.tmp']) await writeFile(join(sub, f), 'x');
+    assert.equal(await removeStaleTempFiles(sub), 2);
+    assert.deepEqual((await readdir(sub)).sort(), ['keep.tmp', 'pgpass']);
+    assert.equal(await removeStaleTempFiles(join(sub, 'absent')), 0);
+  });
+});
+
 describe('ensureAuthToken', { timeout: 20_000 }, () => {
   it('writes 32 random bytes as hex, 0600, once; keeps an existing valid token', async () => {
     const sub = await mkdtemp(join(dir, 'auth-'));
@@ -190,5 +243,50 @@ describe('FilePublisher', { timeout: 20_000 }, () => {
       /^mongodb\+srv:\/\/ASIA1:se%2Fcr%2Bet%3D@c\.example\/x\?authSource=%24external/,
     );
     for (const f of await readdir(sub)) assert.equal((await stat(join(sub, f))).mode & 0o777, 0o600, f);
+  });
+
+  it('writes <name>.my.cnf (0600) for each MySQL target with each new token, and none for PostgreSQL', async () => {
+    const sub = await mkdtemp(join(dir, 'mycnf-'));
+    const ledger = rdsTarget({
+      name: 'ledger',
+      engine: 'mysql',
+      host: 'ledger.example',
+      port: 3307,
+      database: 'ledger',
+      user: 'ledger_app',
+    });
+    const pgTarget = rdsTarget({ name: 'pg' });
+    const pub = new FilePublisher(sidecarConfig({ directory: sub, targets: [ledger, pgTarget] }));
+    const myCnf = (token: string) =>
+      `[client]\nuser=ledger_app\npassword=${token}\nhost=ledger.example\nport=3307\n[mysql]\ndatabase=ledger\n`;
+    await pub.publish(ledger, { kind: 'rds', token: 'ledger.example:3307/?first', expiresAt: 1 });
+    await pub.publish(pgTarget, { kind: 'rds', token: 'pg-token', expiresAt: 1 });
+    assert.equal(await readFile(join(sub, 'ledger.my.cnf'), 'utf8'), myCnf('ledger.example:3307/?first'));
+    assert.equal((await stat(join(sub, 'ledger.my.cnf'))).mode & 0o777, 0o600);
+    await pub.publish(ledger, { kind: 'rds', token: 'ledger.example:3307/?second', expiresAt: 2 });
+    assert.equal(await readFile(join(sub, 'ledger.my.cnf'), 'utf8'), myCnf('ledger.example:3307/?second'));
+    assert.deepEqual(
+      (await readdir(sub)).filter((f) => f.endsWith('.my.cnf')),
+      ['ledger.my.cnf'],
+    );
+  });
+
+  it('a token too long for the MySQL option file fails the publish and leaves every file of the last token', async () => {
+    const sub = await mkdtemp(join(dir, 'mycnf-long-'));
+    const ledger = rdsTarget({ name: 'ledger', engine: 'mysql', port: 3306 });
+    const pub = new FilePublisher(sidecarConfig({ directory: sub, targets: [ledger] }));
+    await pub.publish(ledger, { kind: 'rds', token: 'first-token', expiresAt: 1 });
+    const before = new Map<string, string>();
+    for (const f of await readdir(sub)) before.set(f, await readFile(join(sub, f), 'utf8'));
+    assert.deepEqual([...before.keys()].sort(), ['ledger.my.cnf', 'ledger.token', 'ledger.token.meta.json']);
+
+    const long = 'x'.repeat(4086); // `password=` + 4,086 + newline: 4,096 bytes
+    await assert.rejects(pub.publish(ledger, { kind: 'rds', token: long, expiresAt: 2 }), {
+      name: 'MysqlOptionFileError',
+      message: /^MySQL option file: password would be a line of 4096 bytes/,
+    });
+    const after = new Map<string, string>();
+    for (const f of await readdir(sub)) after.set(f, await readFile(join(sub, f), 'utf8'));
+    assert.deepEqual(after, before);
   });
 });

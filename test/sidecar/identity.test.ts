@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { StsClock } from '../../sidecar/src/clock-skew.ts';
+import { classifyError } from '../../sidecar/src/error-class.ts';
 import {
   ASSUME_ROLE_DURATION_SECONDS,
   assumeRoleFetcher,
+  baseIdentityFetcher,
   createCredentialFetcher,
   NO_EXPIRY_REFRESH_PERIOD_MS,
   roleSessionName,
   type BaseProvider,
   type StsLike,
 } from '../../sidecar/src/identity.ts';
+import { FAKE_EPOCH } from '../fakes/fake-clock.ts';
 import { rdsTarget } from '../fakes/sidecar-config.ts';
 
 const VALID = /^[\w+=,.@-]{2,64}$/;
@@ -90,16 +94,52 @@ describe('assumeRoleFetcher', () => {
     assert.equal((sts.inputs[0] as Record<string, unknown>).ExternalId, undefined);
     assert.equal(c.expiresAt, 1000 + 3600_000);
   });
-  it('rejects an answer without credentials', async () => {
+  it('rejects an answer without credentials, classed with STS server failures', async () => {
     const sts: StsLike = { send: () => Promise.resolve({}) };
-    await assert.rejects(
-      assumeRoleFetcher(
-        sts,
-        { roleArn: 'arn:aws:iam::1:role/r', externalId: undefined, sessionName: 's' },
-        () => 0,
-      )(),
-      /returned no credentials/,
+    const error = await assumeRoleFetcher(
+      sts,
+      { roleArn: 'arn:aws:iam::1:role/r', externalId: undefined, sessionName: 's' },
+      () => 0,
+    )().then(
+      () => undefined,
+      (e: unknown) => e,
     );
+    assert.match(String(error), /returned no credentials/);
+    assert.equal(classifyError(error), 'sts-unavailable');
+  });
+});
+
+describe('credential lifetimes on STS clock', () => {
+  const HOUR = 3600_000;
+  const MIN = 60_000;
+  const params = { roleArn: 'arn:aws:iam::1:role/r', externalId: undefined, sessionName: 's' };
+  const clockWithOffset = (offsetMs: number) => {
+    const clock = new StsClock(() => FAKE_EPOCH);
+    clock.observe(new Date(FAKE_EPOCH + offsetMs).toUTCString());
+    return clock;
+  };
+
+  it('a clock 10 min behind STS: credentials end 10 min sooner on it than STS states', async () => {
+    const clock = clockWithOffset(10 * MIN);
+    const stsEnd = new Date(FAKE_EPOCH + 10 * MIN + HOUR);
+    const c = await assumeRoleFetcher(fakeSts(stsEnd), params, () => FAKE_EPOCH, clock)();
+    assert.equal(c.expiresAt, FAKE_EPOCH + HOUR - 1_000, 'an hour on our clock, less the Date resolution');
+  });
+
+  it('a clock 2 h ahead of STS: fresh credentials are an hour long on it, not already expired', async () => {
+    const clock = clockWithOffset(-2 * HOUR);
+    const stsEnd = new Date(FAKE_EPOCH - 2 * HOUR + HOUR);
+    const c = await assumeRoleFetcher(fakeSts(stsEnd), params, () => FAKE_EPOCH, clock)();
+    assert.equal(c.expiresAt, FAKE_EPOCH + HOUR - 1_000);
+  });
+
+  it('credentials already over on our clock (offset unknown) are a clock-skew error, not a value', async () => {
+    const stale = new Date(FAKE_EPOCH - HOUR);
+    const fromSts = assumeRoleFetcher(fakeSts(stale), params, () => FAKE_EPOCH)();
+    await assert.rejects(fromSts, (e: unknown) => classifyError(e) === 'clock-skew');
+    const base: BaseProvider = () =>
+      Promise.resolve({ accessKeyId: 'ASIA', secretAccessKey: 's', sessionToken: 't', expiration: stale });
+    await assert.rejects(baseIdentityFetcher(base, () => FAKE_EPOCH)(), /probably ahead of AWS/);
   });
 });
 

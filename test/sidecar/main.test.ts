@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { MongoTarget, RdsTarget, Target } from '../../contract/sidecar-config.ts';
+import { nodeFileOps, type FileOps } from '../../sidecar/src/files.ts';
 import { runOnce, runSidecar, startSidecar, type RunningSidecar } from '../../sidecar/src/main.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 import { FAKE_ERRORS, FakeCredentialSource, fakeRdsSigner } from '../fakes/fake-credentials.ts';
@@ -449,5 +450,101 @@ describe('--once', () => {
     const logs = new LogCapture();
     assert.equal(await runSidecar(['--once'], {}, { logDestination: logs }), 2);
     assert.match(logs.text, /TOKEN_BROKER_CONFIG is not set/);
+  });
+});
+
+describe('faults around the loop', () => {
+  const never = () => new Promise<never>(() => undefined);
+
+  it('--once exits by its deadline when a credential fetch never settles', TIMEOUT, async () => {
+    const t = await testSidecarEnv([pg, docs]);
+    const clock = new FakeClock(Date.now());
+    const { deps } = fakes(clock, [pg, docs]);
+    const logs = new LogCapture();
+    const start = clock.now();
+    let hung = 0;
+    const run = runSidecar(['--once'], t.env, {
+      ...deps,
+      credentialFetcher: (target) =>
+        target.name === 'docs' ? () => (hung++, never()) : deps.credentialFetcher(target),
+      deadlineTimers: clock,
+      logDestination: logs,
+    });
+    // Real file I/O first (start, pg's files); then only fake time matters.
+    await waitFor(() => hung > 0, 'docs fetch');
+    await waitFor(() => stat(join(t.dir, 'pgpass')).catch(() => undefined), 'pg written');
+    const code = await driveClock(clock, run);
+    assert.equal(code, 1);
+    assert.ok(clock.now() - start <= 60_000 + 30_000, `exited after ${(clock.now() - start) / 1000} s`);
+    assert.ok(hung >= 2, 'the hung fetch was given up and retried');
+    const line = logs.lines().find((l) => String(l.msg).includes('no credentials for target "docs"'));
+    assert.equal(line?.errorClass, 'timeout', logs.text);
+    await t.cleanup();
+  });
+
+  it('--once exits by its deadline when the volume hangs before any refresh', TIMEOUT, async () => {
+    const t = await testSidecarEnv([docs]);
+    const clock = new FakeClock(Date.now());
+    const { deps } = fakes(clock, [docs]);
+    const hung: FileOps = { ...nodeFileOps, open: never };
+    const logs = new LogCapture();
+    const start = clock.now();
+    const code = await driveClock(
+      clock,
+      runSidecar(['--once'], t.env, { ...deps, fileOps: hung, deadlineTimers: clock, logDestination: logs }),
+    );
+    assert.equal(code, 1);
+    assert.ok(clock.now() - start <= 60_000 + 30_000);
+    const fatal = logs.lines().find((l) => l.level === 'fatal');
+    assert.match(String(fatal?.msg), /gave up after 90 s .* while starting/);
+    assert.deepEqual(fatal?.pending, []);
+    await t.cleanup();
+  });
+
+  it('stop() returns even when a file write never settles', TIMEOUT, async (tc) => {
+    const t = await testSidecarEnv([docs]);
+    const clock = new FakeClock(Date.now());
+    const { deps } = fakes(clock, [docs]);
+    const hang = { on: false };
+    const ops: FileOps = { ...nodeFileOps, open: (...a) => (hang.on ? never() : nodeFileOps.open(...a)) };
+    const sc = await startSidecar(t.options(), t.env, {
+      ...deps,
+      fileOps: ops,
+      deadlineTimers: clock,
+      logDestination: new LogCapture(),
+    });
+    // Its deadlines run on the fake clock: stopping needs the clock driven, also after a failure.
+    tc.after(() => driveClock(clock, sc.stop('test ended')));
+    await clock.advance(0);
+    await waitFor(() => sc.refreshers.get('docs')!.current(), 'first value');
+    hang.on = true;
+    // The refresh at 39 min (random 0.5) writes new credentials: that write hangs.
+    await clock.advance(39 * 60_000 + 11_000);
+    await waitFor(() => sc.refreshers.get('docs')!.status().consecutiveFailures > 0, 'the write timed out');
+    const stopped = sc.stop('test');
+    await driveClock(clock, stopped);
+    assert.equal(await stopped, 0);
+    await t.cleanup();
+  });
+
+  it('removes temp files a crash left between write and rename, and only those', TIMEOUT, async () => {
+    const t = await testSidecarEnv([docs]);
+    const stale = ['.docs.uri.1.1.tmp', '.pgpass.0a1b2c3d4e5f.7.tmp', '.auth-token.42.3.tmp'];
+    const kept = ['.docs.uri.tmp', 'notes.tmp', 'docs.uri.1.1.tmp'];
+    for (const f of [...stale, ...kept]) await writeFile(join(t.dir, f), 'x'.repeat(1024));
+    const clock = new FakeClock(Date.now());
+    const { deps } = fakes(clock, [docs]);
+    const logs = new LogCapture();
+    assert.equal(await runOnce(t.options(['--once']), t.env, { ...deps, logDestination: logs }), 0);
+    const left = await readdir(t.dir);
+    for (const f of stale) assert.ok(!left.includes(f), `${f} removed`);
+    for (const f of kept) assert.ok(left.includes(f), `${f} kept (not of our naming)`);
+    assert.ok(logs.lines().some((l) => l.removed === stale.length));
+    assert.deepEqual(
+      left.filter((f) => f.endsWith('.tmp')).sort(),
+      [...kept].filter((f) => f.endsWith('.tmp')).sort(),
+      'this run left none of its own',
+    );
+    await t.cleanup();
   });
 });

@@ -71,6 +71,22 @@ describe('metrics', { timeout: 20_000 }, () => {
     assert.ok(text.includes('process_resident_memory_bytes'));
   });
 
+  it('exports the measured clock skew, and NaN (not 0) before it is measured', async () => {
+    const targets = () => [];
+    let skew: number | undefined;
+    const m = createMetrics({
+      isReady: () => true,
+      targets,
+      clockSkewSeconds: () => skew,
+      defaultMetrics: false,
+    });
+    assert.match(await m.registry.metrics(), /^token_broker_clock_skew_seconds NaN$/im);
+    skew = 7200.4;
+    assert.match(await m.registry.metrics(), /^token_broker_clock_skew_seconds 7200$/m);
+    skew = -600;
+    assert.match(await m.registry.metrics(), /^token_broker_clock_skew_seconds -600$/m);
+  });
+
   it('passes promtool check metrics (Prometheus naming lint)', async () => {
     const which = spawnSync('promtool', ['--version']);
     assert.ok(!which.error, 'promtool is missing: apt-get install prometheus (bash .ci/run does)');

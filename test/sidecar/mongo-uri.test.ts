@@ -5,7 +5,7 @@ import { ConnectionString } from 'mongodb-connection-string-url';
 import { MongoClient as MongoClient6 } from 'mongodb6';
 import type { MongoTarget } from '../../contract/sidecar-config.ts';
 import type { TemporaryCredentials } from '../../sidecar/src/identity.ts';
-import { renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
+import { MongoUriError, renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
 
 const target = (over: Partial<MongoTarget> = {}): MongoTarget => ({
   kind: 'mongo',
@@ -84,6 +84,39 @@ describe('mongo URI', () => {
     const cs = new ConnectionString(uri);
     assert.deepEqual(cs.searchParams.getAll('authSource'), ['$external']);
     assert.equal(driverView(uri).mechanism, 'MONGODB-AWS');
+  });
+
+  it('appends only allow-listed options, never a second session token after the real one', () => {
+    const uri = renderMongoUri(
+      target({
+        options: {
+          retryWrites: 'true',
+          sessionToken: 'IQoJforged',
+          AWS_SESSION_TOKEN: 'IQoJforged',
+          authMechanismProperties: 'AWS_SESSION_TOKEN:IQoJforged',
+          passphrase: 'pw',
+          proxyPassword: 'pw',
+        },
+      }),
+      creds(),
+    );
+    assert.ok(!uri.includes('IQoJforged') && !/passphrase|proxyPassword/.test(uri), uri);
+    assert.equal(driverView(uri).sessionToken, creds().sessionToken);
+    assert.equal(driverView(uri).retryWrites, true);
+  });
+
+  it('refuses a database or option value the contract refuses, without echoing it', () => {
+    assert.throws(
+      () => renderMongoUri(target({ database: 'ord\ud800ers' }), creds()),
+      (e: unknown) => e instanceof MongoUriError && /database contains a lone surrogate/.test(e.message),
+    );
+    assert.throws(
+      () => renderMongoUri(target({ options: { appName: 'a\nsecretish' } }), creds()),
+      (e: unknown) =>
+        e instanceof MongoUriError &&
+        /option appName contains a line break/.test(e.message) &&
+        !e.message.includes('secretish'),
+    );
   });
 
   it('long-term keys: no session token property', () => {

@@ -70,6 +70,27 @@ describe('pgpass', () => {
     );
   });
 
+  it('refuses every character the contract refuses, naming the field and the character only', () => {
+    const cases: [Partial<PgpassEntry>, string, RegExp][] = [
+      [{ user: 'app\u0000x' }, 'user', /NUL/],
+      [{ user: 'app\u2028x' }, 'user', /line break/],
+      [{ database: 'inv\u202eoicing' }, 'database', /bidirectional-text control/],
+      [{ user: 'app\ud800x' }, 'user', /lone surrogate/],
+      [{ host: 'db\u001bx' }, 'host', /control character/],
+    ];
+    for (const [over, field, what] of cases) {
+      assert.throws(
+        () => renderPgpass([entry(over)]),
+        (e: unknown) =>
+          e instanceof PgpassError &&
+          e.message.startsWith(`pgpass: ${field} contains`) &&
+          what.test(e.message) &&
+          !e.message.includes('app') &&
+          !e.message.includes('inv'),
+      );
+    }
+  });
+
   it('round-trips any field values without line breaks (property)', () => {
     const field = fc.string({
       unit: fc.constantFrom('a', 'Z', '0', ':', '\\', '*', '#', ' ', '%', '/', '=', '+', 'é'),

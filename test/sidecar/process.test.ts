@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,37 @@ describe('sidecar process', { timeout: 60_000 }, () => {
       const stopMs = performance.now() - stopAt;
       assert.ok(stopMs < 5_000, `exit took ${stopMs} ms`);
       assert.match(r.stdout, /"reason":"SIGTERM"/);
+    } finally {
+      sc.child.kill('SIGKILL');
+      await t.cleanup();
+    }
+  });
+
+  it('SIGTERM while a refresh waits on STS: exits 0 at once, no temp file left', async () => {
+    const t = await testSidecarEnv([pg]);
+    const { env } = await withPorts(t);
+    const before = sts.calls.length;
+    sts.failNext('slow', 1, { action: 'AssumeRoleWithWebIdentity', delayMs: 20_000 });
+    const sc = spawnSidecar([], { ...env, ...(await irsa(t)) });
+    try {
+      await waitFor(
+        () => sts.calls.slice(before).some((c) => c.outcome === 'pending'),
+        'an STS call in flight',
+        20_000,
+      );
+      const stopAt = performance.now();
+      sc.child.kill('SIGTERM');
+      const r = await sc.exited;
+      sts.clearFaults();
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const stopMs = performance.now() - stopAt;
+      assert.ok(stopMs < 5_000, `exit took ${stopMs} ms with STS still answering`);
+      assert.match(r.stdout, /"reason":"SIGTERM"/);
+      assert.deepEqual(
+        (await readdir(t.dir)).filter((f) => f.endsWith('.tmp')),
+        [],
+        'no temp file left',
+      );
     } finally {
       sc.child.kill('SIGKILL');
       await t.cleanup();

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   backoffDelayMs,
+  backoffFor,
+  BUILD_TIMEOUT_MS,
+  CYCLE_TIMEOUT_MS,
+  DEFAULT_BACKOFF,
+  FETCH_TIMEOUT_MS,
   isFresh,
+  NO_VALUE_BACKOFF,
+  PUBLISH_TIMEOUT_MS,
   MIN_REFRESH_DELAY_MS,
   MIN_RETRY_DELAY_MS,
   nextRefreshAt,
@@ -159,6 +166,30 @@ describe('nextRetryAt', () => {
   });
   it('past the last chance it falls back to plain backoff (no zero-delay loop)', () => {
     assert.equal(nextRetryAt(200_000, 2, fixed(0.5), 250_000, 120_000), 201_000);
+  });
+});
+
+describe('backoffFor', () => {
+  const table: [string, Parameters<typeof backoffFor>, number][] = [
+    ['a valid value is still served: no hurry', ['network', true], 60_000],
+    ['nothing valid held: retry within 10 s', ['network', false], 10_000],
+    ['nothing held, full volume: within 10 s', ['volume-full', false], 10_000],
+    ['nothing held, STS 5xx: within 10 s', ['sts-unavailable', false], 10_000],
+    ['throttled with nothing held: STS asked the fleet to slow down', ['throttling', false], 60_000],
+  ];
+  for (const [name, args, cap] of table) {
+    it(`${name} -> cap ${cap / 1000} s`, () => assert.equal(backoffFor(...args).capMs, cap));
+  }
+  it('the two settings share the 1 s base', () => {
+    assert.equal(NO_VALUE_BACKOFF.baseMs, DEFAULT_BACKOFF.baseMs);
+  });
+});
+
+describe('step deadlines', () => {
+  it('fit inside the cycle, which fits inside one default backoff cap', () => {
+    assert.ok(FETCH_TIMEOUT_MS < CYCLE_TIMEOUT_MS);
+    assert.ok(BUILD_TIMEOUT_MS < CYCLE_TIMEOUT_MS && PUBLISH_TIMEOUT_MS < CYCLE_TIMEOUT_MS);
+    assert.ok(CYCLE_TIMEOUT_MS <= DEFAULT_BACKOFF.capMs);
   });
 });
 

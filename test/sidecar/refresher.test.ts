@@ -1,94 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MongoTarget, RdsTarget, Target } from '../../contract/sidecar-config.ts';
 import type { ErrorClass } from '../../sidecar/src/error-class.ts';
-import type { TemporaryCredentials } from '../../sidecar/src/identity.ts';
 import { makeMongoCredentials } from '../../sidecar/src/mongo-credentials.ts';
 import type { TargetValue } from '../../sidecar/src/publisher.ts';
-import { makeRdsToken, RDS_TOKEN_LIFETIME_MS } from '../../sidecar/src/rds-token.ts';
-import {
-  TargetRefresher,
-  type FailureInfo,
-  type RefreshEvents,
-  type SuccessInfo,
-} from '../../sidecar/src/refresher.ts';
+import { RDS_TOKEN_LIFETIME_MS } from '../../sidecar/src/rds-token.ts';
 import { MIN_RESIGN_GAIN_MS } from '../../sidecar/src/refresh-policy.ts';
-import { FakeClock, seededRandom, settle } from '../fakes/fake-clock.ts';
-import { FAKE_ERRORS, FakeCredentialSource, fakeRdsSigner } from '../fakes/fake-credentials.ts';
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const MARGIN = 2 * MIN;
-
-const rds: RdsTarget = {
-  kind: 'rds',
-  name: 'db',
-  region: 'eu-west-1',
-  engine: 'postgres',
-  host: 'db.example',
-  port: 5432,
-  database: 'app',
-  user: 'app',
-};
-const mongo: MongoTarget = {
-  kind: 'mongo',
-  name: 'docs',
-  region: 'eu-west-1',
-  scheme: 'mongodb+srv',
-  hosts: ['c.example'],
-  database: 'docs',
-  options: {},
-};
-
-interface Harness {
-  clock: FakeClock;
-  source: FakeCredentialSource;
-  refresher: TargetRefresher;
-  published: { at: number; value: TargetValue }[];
-  signs: { keyId: string }[];
-  failures: FailureInfo[];
-  successes: SuccessInfo[];
-  attempts: number;
-  publishFails: { next: number };
-}
-
-function harness(target: Target, random: () => number = seededRandom(7), lifetimeMs = HOUR): Harness {
-  const clock = new FakeClock();
-  const source = new FakeCredentialSource(() => clock.now(), lifetimeMs);
-  const signs: { keyId: string }[] = [];
-  const signer = fakeRdsSigner(signs, () => clock.now());
-  const published: { at: number; value: TargetValue }[] = [];
-  const failures: FailureInfo[] = [];
-  const successes: SuccessInfo[] = [];
-  const publishFails = { next: 0 };
-  const h = { clock, source, published, signs, failures, successes, attempts: 0, publishFails } as Harness;
-  const events: RefreshEvents = {
-    attempt: () => h.attempts++,
-    success: (_t, info) => successes.push(info),
-    failure: (_t, info) => failures.push(info),
-  };
-  h.refresher = new TargetRefresher({
-    target,
-    fetchCredentials: source.fetch,
-    build: (creds: TemporaryCredentials, now: number) =>
-      target.kind === 'rds'
-        ? makeRdsToken(target, creds, now, signer)
-        : Promise.resolve(makeMongoCredentials(creds)),
-    publish: async (value) => {
-      await Promise.resolve();
-      if (publishFails.next > 0) {
-        publishFails.next--;
-        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-      }
-      published.push({ at: clock.now(), value });
-    },
-    timers: clock,
-    random,
-    marginMs: MARGIN,
-    events,
-  });
-  return h;
-}
+import { seededRandom, settle } from '../fakes/fake-clock.ts';
+import { FAKE_ERRORS } from '../fakes/fake-credentials.ts';
+import { harness, HOUR, MARGIN, MIN, mongo, rds, type Harness } from './support/refresher-harness.ts';
 
 /** Advances in steps, asserting at each step that an unexpired (and, if asked, fresh) value is served. */
 async function assertNoGap(h: Harness, totalMs: number, stepMs = 10_000, fresh = false): Promise<void> {
@@ -212,7 +131,8 @@ describe('TargetRefresher', () => {
     const first = h.refresher.current();
     assert.ok(first);
     h.source.hold();
-    await h.clock.advance(40 * MIN); // the timer's refresh (at 39 min) is now in flight, held
+    // The timer's refresh (at 39 min) is now in flight, held (short of the fetch's deadline).
+    await h.clock.advance(39 * MIN + 10_000);
     assert.equal(h.source.calls.length, 2);
     const a = h.refresher.refreshNow();
     const b = h.refresher.refreshNow();
@@ -314,7 +234,7 @@ describe('TargetRefresher', () => {
     h.refresher.start();
     await h.clock.advance(0);
     assert.equal(h.refresher.current(), undefined);
-    assert.equal(h.failures[0]?.errorClass, 'other');
+    assert.equal(h.failures[0]?.errorClass, 'volume-full');
     await h.clock.advance(2_000);
     assert.ok(h.refresher.current());
     assert.equal(h.source.calls.length, 1, 'the credentials fetched before the write failure are reused');

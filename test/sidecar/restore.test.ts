@@ -7,6 +7,7 @@ import type { RdsTarget, SidecarConfig } from '../../contract/sidecar-config.ts'
 import { parseCredentialsJson, renderCredentialsJson } from '../../sidecar/src/credentials-json.ts';
 import { makeMongoCredentials } from '../../sidecar/src/mongo-credentials.ts';
 import { renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
+import { renderMysqlOptionFile } from '../../sidecar/src/mysql-option-file.ts';
 import { renderPgpass } from '../../sidecar/src/pgpass.ts';
 import { FilePublisher } from '../../sidecar/src/publisher.ts';
 import { RDS_TOKEN_LIFETIME_MS, rdsTokenValidUntil, sdkRdsSigner } from '../../sidecar/src/rds-token.ts';
@@ -15,6 +16,7 @@ import { FAKE_EPOCH } from '../fakes/fake-clock.ts';
 import { fakeRdsSigner } from '../fakes/fake-credentials.ts';
 import { mongoTarget, rdsTarget, sidecarConfig } from '../fakes/sidecar-config.ts';
 import { nodeFileOps } from '../../sidecar/src/files.ts';
+import { renderTokenMeta } from '../../sidecar/src/token-meta.ts';
 
 const pg = rdsTarget({
   name: 'pg',
@@ -125,6 +127,7 @@ describe('readPreviousValues', () => {
       const now = FAKE_EPOCH + 60_000;
       const token = await sign(pg, FAKE_EPOCH);
       await writeFile(join(dir, 'pg.token'), token);
+      await writeFile(join(dir, 'pg.token.meta.json'), renderTokenMeta(token, FAKE_EPOCH + 900_000));
       await writeFile(join(dir, 'docs.credentials.json'), renderCredentialsJson(creds(now + 3600_000)));
       const outcomes = await readPreviousValues(config, now, nodeFileOps);
       assert.deepEqual(outcomes, [
@@ -143,6 +146,48 @@ describe('readPreviousValues', () => {
       const damaged = await readPreviousValues(config, now, nodeFileOps);
       assert.deepEqual(damaged[2], { target: docs, skipped: 'unrecognized' });
     });
+  });
+});
+
+describe('readPreviousValues: a restored RDS token is bounded by what its run knew', () => {
+  it('trusted only until its credentials expired, when they expired before its own X-Amz-Expires', async () => {
+    await withDir(async (dir, config) => {
+      const token = await sign(pg, FAKE_EPOCH);
+      const credentialsEnd = FAKE_EPOCH + 5 * 60_000; // the token itself claims 15 minutes
+      await writeFile(join(dir, 'pg.token'), token);
+      await writeFile(join(dir, 'pg.token.meta.json'), renderTokenMeta(token, credentialsEnd));
+      const [outcome] = await readPreviousValues(config, FAKE_EPOCH + 60_000, nodeFileOps);
+      assert.deepEqual(outcome, { target: pg, value: { kind: 'rds', token, expiresAt: credentialsEnd } });
+      const [later] = await readPreviousValues(config, credentialsEnd, nodeFileOps);
+      assert.deepEqual(later, { target: pg, skipped: 'expired' });
+    });
+  });
+
+  it('not reused without a record of its own: absent, damaged, or about another token (a crash between the writes)', async () => {
+    await withDir(async (dir, config) => {
+      const token = await sign(pg, FAKE_EPOCH);
+      await writeFile(join(dir, 'pg.token'), token);
+      const now = FAKE_EPOCH + 60_000;
+      const records: [string, string | undefined][] = [
+        ['absent', undefined],
+        ['damaged', '{"tokenSha256":'],
+        ['another token', renderTokenMeta(await sign(pg, FAKE_EPOCH - 1_000), FAKE_EPOCH + 900_000)],
+      ];
+      for (const [name, record] of records) {
+        if (record === undefined) await rm(join(dir, 'pg.token.meta.json'), { force: true });
+        else await writeFile(join(dir, 'pg.token.meta.json'), record);
+        const [outcome] = await readPreviousValues(config, now, nodeFileOps);
+        assert.deepEqual(outcome, { target: pg, skipped: 'unbounded' }, name);
+      }
+    });
+  });
+
+  it('the record holds no secret: only a digest of the token and a time', async () => {
+    const token = await sign(pg, FAKE_EPOCH);
+    const text = renderTokenMeta(token, FAKE_EPOCH + 900_000);
+    const signature = /X-Amz-Signature=([^&]+)/.exec(token)![1]!;
+    assert.ok(!text.includes(signature) && !text.includes('X-Amz'), text);
+    assert.deepEqual(Object.keys(JSON.parse(text) as object).sort(), ['expiresAt', 'tokenSha256']);
   });
 });
 
@@ -194,5 +239,47 @@ describe('FilePublisher.restore', () => {
       assert.equal(await readFile(join(dir, 'docs.uri'), 'utf8'), renderMongoUri(docs, c));
       assert.equal((await stat(join(dir, 'docs.uri'))).mode & 0o777, 0o600);
     });
+  });
+
+  it("renders a MySQL target's option file again from the restored token: a stale or missing one is rewritten, a matching one kept", async () => {
+    const ledger = rdsTarget({
+      name: 'ledger',
+      engine: 'mysql',
+      host: 'ledger.cluster-x.eu-west-1.rds.amazonaws.com',
+      port: 3306,
+      database: 'ledger',
+      user: 'ledger_app',
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'tb-restore-mysql-'));
+    try {
+      const config = sidecarConfig({ directory: dir, targets: [ledger] });
+      const token = await sign(ledger, FAKE_EPOCH);
+      const expected = renderMysqlOptionFile({ ...ledger, password: token });
+      await writeFile(join(dir, 'ledger.token'), token);
+      await writeFile(join(dir, 'ledger.token.meta.json'), renderTokenMeta(token, FAKE_EPOCH + 900_000));
+      const restoreNow = async () => {
+        const outcomes = await readPreviousValues(config, FAKE_EPOCH + 60_000, nodeFileOps);
+        const restored = outcomes.flatMap((o) => ('value' in o ? [o] : []));
+        assert.equal(restored.length, 1);
+        await new FilePublisher(config).restore(restored);
+        return readFile(join(dir, 'ledger.my.cnf'), 'utf8');
+      };
+
+      // A run stopped after the token and its record, before the option file: it holds an older token.
+      const older = await sign(ledger, FAKE_EPOCH - 60_000);
+      await writeFile(join(dir, 'ledger.my.cnf'), renderMysqlOptionFile({ ...ledger, password: older }));
+      assert.equal(await restoreNow(), expected);
+      assert.equal((await stat(join(dir, 'ledger.my.cnf'))).mode & 0o777, 0o600);
+
+      await rm(join(dir, 'ledger.my.cnf'));
+      assert.equal(await restoreNow(), expected);
+
+      // An atomic rewrite is a new file (a new inode): a matching one keeps its own.
+      const inode = (await stat(join(dir, 'ledger.my.cnf'))).ino;
+      assert.equal(await restoreNow(), expected);
+      assert.equal((await stat(join(dir, 'ledger.my.cnf'))).ino, inode);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

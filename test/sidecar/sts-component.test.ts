@@ -168,7 +168,8 @@ describe('sidecar against the STS emulator (real SDK providers)', { timeout: 30_
       ['idp-communication-error', 'network'],
       ['reset', 'network'],
       ['slow', 'timeout'],
-      ['server-error', 'other'],
+      ['server-error', 'sts-unavailable'],
+      ['garbage', 'sts-unavailable'],
     ];
     for (const [fault, expected] of table) {
       sts.failNext(fault, 1, { action: 'AssumeRoleWithWebIdentity', delayMs: 2_000 });
@@ -183,6 +184,57 @@ describe('sidecar against the STS emulator (real SDK providers)', { timeout: 30_
         expected,
         `${fault}: ${(error as Error).name}: ${(error as Error).message}`,
       );
+    }
+  });
+});
+
+describe('a rotated web identity token (kubelet rewrites the projected file)', { timeout: 30_000 }, () => {
+  it('each fetch reads the file anew: after rotation the new token is used, the old one no longer', async () => {
+    const first = makeWebIdentityToken({
+      subject: 'system:serviceaccount:billing:invoicing',
+      expiresAt: Date.now() + 3600_000,
+    });
+    const second = makeWebIdentityToken({
+      subject: 'system:serviceaccount:billing:invoicing',
+      expiresAt: Date.now() + 7200_000,
+    });
+    const own = await startStsEmulator({
+      region: REGION,
+      acceptedWebIdentityTokens: [first],
+      roles: { [POD_ROLE]: {} },
+    });
+    const file = join(t.dir, 'rotating-token');
+    try {
+      await writeFile(file, first);
+      const base = createBaseProvider({
+        region: REGION,
+        stsEndpoint: own.url,
+        webIdentityTokenFile: file,
+        roleArn: POD_ROLE,
+        requestTimeoutMs: 2_000,
+      });
+      const fetch = createCredentialFetcher(docs, {
+        base,
+        stsFor: () => assert.fail(),
+        stsRegion: () => REGION,
+        sessionName: 's',
+        now: Date.now,
+      });
+      await fetch();
+      // Rotation: kubelet writes a new token; STS no longer accepts the old one.
+      await writeFile(file, second);
+      own.revokeWebIdentityToken(first);
+      own.acceptWebIdentityToken(second);
+      await fetch();
+      assert.deepEqual(
+        own.calls.map((c) => [c.webIdentityToken === first ? 'first' : 'second', c.outcome]),
+        [
+          ['first', 'ok'],
+          ['second', 'ok'],
+        ],
+      );
+    } finally {
+      await own.close();
     }
   });
 });

@@ -249,7 +249,7 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     keys: [MONGO_PREFIX],
     match: 'prefix',
     value:
-      '`mongodb+srv://<host>/<db>?region=<region>[&role=<roleArn>][&externalId=<id>][&<driver options>]` or `mongodb://h1:p1,h2:p2/<db>?...`',
+      '`mongodb+srv://<host>/<db>?region=<region>[&role=<roleArn>][&externalId=<id>][&<allowed driver options>]` or `mongodb://h1:p1,h2:p2/<db>?...`',
     default: '`<db>` is required',
     description: 'A MongoDB deployment the sidecar keeps MONGODB-AWS temporary credentials for.',
   },

@@ -45,6 +45,13 @@ function appEnvEntries(
       { name: `TOKEN_BROKER_${n}_USER`, value: t.user, target: t },
       { name: `TOKEN_BROKER_${n}_DATABASE`, value: t.database, target: t },
     );
+    if (t.engine === 'mysql') {
+      entries.push({
+        name: `TOKEN_BROKER_${n}_MY_CNF`,
+        value: `${dir}/${FILES.mysqlOptionFile(t.name)}`,
+        target: t,
+      });
+    }
   }
   if (spec.targets.some((t) => t.kind === 'rds' && t.engine === 'postgres')) {
     entries.push({ name: 'PGPASSFILE', value: `${dir}/${FILES.pgpass}` });

@@ -1,7 +1,11 @@
 /**
  * The webhook's HTTP surface (fastify), built apart from `listen` so tests drive it with `app.inject()`
  * or over real HTTPS. The handler only decodes, calls the pure mutation and encodes; it never answers
- * 500 for bad input (that is a 400 with the reason) and logs one line per admission without env values.
+ * 500 for bad input and logs one line per admission without env values. Bad input is answered so:
+ * - not an AdmissionReview v1 for a pod (the envelope only the API server writes): 400 with the reason;
+ * - a well-formed review whose pod is malformed (pod-shape.ts): if the pod opted in, a denial naming
+ *   the field and the fix; if not, allowed unchanged. A pod we do not inject is never blocked by us:
+ *   the API server validates it anyway, and our denial would only add a failure where none is due.
  */
 import fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
@@ -9,6 +13,7 @@ import { createJsonLogger } from '../../common/json-logger.ts';
 import type { LogLevel } from '../../common/log-levels.ts';
 import {
   allowResponse,
+  denyResponse,
   parseAdmissionReview,
   podToMutate,
   responseForResult,
@@ -16,17 +21,32 @@ import {
   type AdmissionReviewResponse,
 } from './admission.ts';
 import { ANN, parseInject } from './annotations.ts';
+import { jsonDepth, MAX_BODY_DEPTH } from './json-depth.ts';
+import { createGate, LARGE_BODY_CONCURRENCY, needsGate, type Gate } from './large-body-gate.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { mutatePod, type MutateResult } from './mutate.ts';
 import type { WebhookOptions } from './options.ts';
+import { checkPodShape, renderShapeDenial } from './pod-shape.ts';
+import {
+  SERVER_TIMEOUTS,
+  fastifyTimeoutOptions,
+  nodeServerOptions,
+  type ServerTimeouts,
+} from './server-timeouts.ts';
 import {
   podServiceAccountName,
   type ServiceAccountInfo,
   type ServiceAccountLookup,
 } from './service-account-lookup.ts';
 
-/** The API server sends an AdmissionReview with object and oldObject, each up to its 3 MiB limit. */
-export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
+/**
+ * The API server refuses request bodies over 3 MiB, so a pod being created is at most 3 MiB of JSON
+ * as its client sent it (and etcd stores at most 1.5 MiB). The webhook is called for CREATE only
+ * (oldObject is null); defaulting, earlier webhooks and the envelope (userInfo, options) add far less
+ * than the 512 KiB on top. A bigger body is not from the API server, and each one in flight costs
+ * its size several times over once parsed, so it is refused before parsing (413).
+ */
+export const BODY_LIMIT_BYTES = 3 * 1024 * 1024 + 512 * 1024;
 
 /** Paths pino censors wherever they show up in a log line (defence in depth: handlers never log these). */
 export const REDACT_PATHS = [
@@ -61,31 +81,47 @@ export interface AppDeps {
   https?: { cert: Buffer; key: Buffer } | undefined;
   /** The pure mutation; injectable so tests can provoke the internal-error path. */
   mutate?: typeof mutatePod;
+  /** Connection timeouts; SERVER_TIMEOUTS unless a test shortens them. */
+  timeouts?: ServerTimeouts;
+  /** The large-body gate; injectable so tests can watch it. */
+  largeBodyGate?: Gate;
 }
 
 export type AppOptions = Pick<WebhookOptions, 'defaults'>;
 
-function podLabel(
-  pod: { metadata?: { name?: string; generateName?: string } } | undefined,
-): string | undefined {
-  const metadata = pod?.metadata;
-  if (metadata?.name) return metadata.name;
-  if (metadata?.generateName) return `${metadata.generateName}*`;
+/** The pod's name for the log line; only strings, cut to a DNS name's length (the pod may be malformed). */
+function podLabel(pod: unknown): string | undefined {
+  const metadata = (pod as { metadata?: unknown } | null | undefined)?.metadata as
+    { name?: unknown; generateName?: unknown } | null | undefined;
+  if (typeof metadata?.name === 'string' && metadata.name) return metadata.name.slice(0, 253);
+  if (typeof metadata?.generateName === 'string' && metadata.generateName)
+    return `${metadata.generateName.slice(0, 253)}*`;
   return undefined;
 }
+
+const BODY_TOO_DEEP = 'TB_BODY_TOO_DEEP';
 
 export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   const { metrics, logger } = deps;
   const mutate = deps.mutate ?? mutatePod;
   const isReady = deps.isReady ?? (() => true);
+  const timeouts = deps.timeouts ?? SERVER_TIMEOUTS;
   const app = fastify({
     loggerInstance: logger,
     // One line per admission is written by the handler; no generic request/response lines.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    ...fastifyTimeoutOptions(timeouts),
     ...(deps.https
-      ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } }
-      : {}),
+      ? {
+          https: {
+            cert: deps.https.cert,
+            key: deps.https.key,
+            minVersion: 'TLSv1.2' as const,
+            ...nodeServerOptions(timeouts),
+          },
+        }
+      : { http: nodeServerOptions(timeouts) }),
   }) as unknown as FastifyInstance;
 
   const count = (outcome: AdmissionOutcome, started: bigint): void => {
@@ -95,10 +131,42 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
 
   // An AdmissionReview is JSON; without this, fastify would parse text/plain bodies into strings.
   app.removeContentTypeParser('text/plain');
+  // fastify's own JSON parser (prototype-poisoning checks included), after a depth check on the text:
+  // a body nested past MAX_BODY_DEPTH is refused before it is parsed (json-depth.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepth(body as string) > MAX_BODY_DEPTH) {
+      const error = new Error(
+        `request body nests deeper than ${MAX_BODY_DEPTH} levels; an AdmissionReview from the API server never does`,
+      );
+      done(Object.assign(error, { statusCode: 400, code: BODY_TOO_DEEP }), undefined);
+      return;
+    }
+    // Calls done itself (it returns nothing to await).
+    void parseJson(request, body as string, done);
+  });
 
   app.addHook('onRequest', (request, _reply, done) => {
     (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
     done();
+  });
+
+  // Large bodies wait for a slot before they are read (large-body-gate.ts): memory stays bounded.
+  const gate = deps.largeBodyGate ?? createGate(LARGE_BODY_CONCURRENCY);
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (!needsGate(request.headers, BODY_LIMIT_BYTES)) return payload;
+    const release = await gate.acquire();
+    // 'close' comes once the answer is sent or the connection is gone, whichever is first.
+    if (reply.raw.closed || request.raw.destroyed) release();
+    else reply.raw.once('close', release);
+    return payload;
+  });
+  // An answer sent before the body was read (415, 404, a refused body) closes the connection: the
+  // unread rest would otherwise stall the next request on it until the request timeout.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.raw.complete) void reply.header('connection', 'close');
+    return payload;
   });
 
   // Body parse failures (not JSON, empty, too large, wrong content type) answer 4xx with the reason.
@@ -121,7 +189,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
           ? `request body is larger than ${BODY_LIMIT_BYTES} bytes`
           : error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
             ? 'request body is empty; expected an AdmissionReview'
-            : `request body is not valid JSON: ${error.message}`;
+            : error.code === BODY_TOO_DEEP
+              ? error.message
+              : `request body is not valid JSON: ${error.message}`;
     request.log.warn({ url: request.url, status, reason: message }, 'bad request');
     return reply.code(status).send({ statusCode: status, error: 'Bad Request', message });
   });
@@ -136,12 +206,12 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     }
     const admission = parsed.request;
     const target = podToMutate(admission);
+    const podNamespace =
+      'pod' in target
+        ? (target.pod as { metadata?: { namespace?: unknown } | null }).metadata?.namespace
+        : '';
     const namespace =
-      admission.namespace ||
-      ('pod' in target && typeof target.pod.metadata?.namespace === 'string'
-        ? target.pod.metadata.namespace
-        : '') ||
-      'default';
+      admission.namespace || (typeof podNamespace === 'string' ? podNamespace : '') || 'default';
     const fields = {
       uid: admission.uid,
       operation: admission.operation,
@@ -149,6 +219,22 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       pod: 'pod' in target ? podLabel(target.pod) : admission.name,
       dryRun: admission.dryRun,
     };
+
+    const shape = 'pod' in target ? checkPodShape(target.pod) : undefined;
+    if (shape && !shape.ok) {
+      const allowed = !shape.optedIn;
+      const answer = allowed
+        ? allowResponse(admission.uid)
+        : denyResponse(admission.uid, renderShapeDenial(shape.problems, shape.total));
+      const outcome: AdmissionOutcome = allowed ? 'skipped' : 'denied';
+      count(outcome, started);
+      // Field paths only, never values: a malformed field may hold anything.
+      request.log.info(
+        { ...fields, outcome, reason: 'malformed pod', malformed: shape.problems.map((p) => p.field) },
+        'admission',
+      );
+      return answer;
+    }
 
     let answer: AdmissionReviewResponse;
     let outcome: AdmissionOutcome;

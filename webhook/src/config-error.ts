@@ -1,3 +1,4 @@
+import { escapeUnsafeCharacters } from '../../contract/safe-text.ts';
 import { redactValue, scrubSecrets } from './redact.ts';
 
 export { REDACTED } from './redact.ts';
@@ -29,6 +30,8 @@ export type ConfigErrorCode =
   | 'unknown-uri-option'
   | 'duplicate-uri-option'
   | 'denied-uri-option'
+  | 'unsafe-character'
+  | 'unusable-target'
   | 'invalid-quantity'
   | 'request-exceeds-limit'
   | 'unknown-aws-credentials-target'
@@ -51,8 +54,25 @@ export interface ConfigError {
 }
 
 /**
+ * The last value, redacted and escaped: one annotation often yields many errors, and redacting a
+ * long value once per error would make a denial cost quadratic time. The result depends only on
+ * the value, so the memo changes nothing else.
+ */
+let last: { value: string; shown: string; secrets: readonly string[] } | undefined;
+
+function redacted(value: string): { shown: string; secrets: readonly string[] } {
+  if (last?.value !== value) {
+    const { shown, secrets } = redactValue(value);
+    last = { value, shown: escapeUnsafeCharacters(shown), secrets };
+  }
+  return last;
+}
+
+/**
  * The one way to make a ConfigError. `value` is the raw user input: it is redacted here (redact.ts),
  * and any secret found in it is also cut out of `message` and `fix`, which may quote parts of it.
+ * Control and bidi characters are then written as `\uXXXX`, so quoted input cannot forge lines or
+ * reorder what kubectl shows.
  */
 export function configError(
   code: ConfigErrorCode,
@@ -61,13 +81,13 @@ export function configError(
   message: string,
   fix: string,
 ): ConfigError {
-  const { shown, secrets } = redactValue(value);
+  const { shown, secrets } = redacted(value);
   return {
     code,
-    annotation,
+    annotation: escapeUnsafeCharacters(annotation),
     value: shown,
-    message: scrubSecrets(message, secrets),
-    fix: scrubSecrets(fix, secrets),
+    message: escapeUnsafeCharacters(scrubSecrets(message, secrets)),
+    fix: escapeUnsafeCharacters(scrubSecrets(fix, secrets)),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 
 import type { Container, EnvVar, Pod, VolumeMount } from './k8s-types.ts';
-import { OWN_CONTAINER_NAMES } from './names.ts';
+import { NO_API_TOKEN_VOLUME_NAME, OWN_CONTAINER_NAMES, SERVICE_ACCOUNT_TOKEN_PATH } from './names.ts';
 
 export const AWS_ROLE_ARN = 'AWS_ROLE_ARN';
 export const AWS_WEB_IDENTITY_TOKEN_FILE = 'AWS_WEB_IDENTITY_TOKEN_FILE';
@@ -130,11 +130,22 @@ export function giveIdentity(sidecar: Container, identity: PodIdentity): void {
     }
   }
   for (const mount of identity.mounts) {
+    if (nested(mount.mountPath, SERVICE_ACCOUNT_TOKEN_PATH)) {
+      // A token file at, above or below the API token path (not EKS's layout): the identity needs
+      // that path more than the sidecar needs it empty, and nesting mounts there could fail.
+      sidecar.volumeMounts = sidecar.volumeMounts?.filter((m) => m.name !== NO_API_TOKEN_VOLUME_NAME);
+    }
     const mounts = (sidecar.volumeMounts ??= []);
     if (!mounts.some((m) => m.name === mount.name || m.mountPath === mount.mountPath)) {
       mounts.push({ ...structuredClone(mount), readOnly: true });
     }
   }
+}
+
+/** Whether two mount paths are equal or one lies inside the other. */
+function nested(a: string, b: string): boolean {
+  const dir = (p: string) => (p.endsWith('/') ? p : `${p}/`);
+  return dir(a).startsWith(dir(b)) || dir(b).startsWith(dir(a));
 }
 
 /**
@@ -155,8 +166,23 @@ export function pointAtSidecar(container: Container, fullUri: string, tokenFile:
     });
 }
 
-/** Whether any container carries IRSA or EKS Pod Identity env already. */
-export function hasPodIdentityEnv(pod: Pod): boolean {
-  const identity = findPodIdentity(pod);
-  return identity.env.length > 0;
+/** Whether a container's env names IRSA's token file or the EKS Pod Identity agent. */
+function carriesIdentity(container: Container): boolean {
+  return (
+    envValue(container, AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined ||
+    isEksPodIdentityUri(envValue(container, AWS_CONTAINER_CREDENTIALS_FULL_URI))
+  );
+}
+
+/**
+ * Whether the sidecar ends up with an AWS identity after this admission: one to copy from an app
+ * container, or, on reinvocation, one every injected container holds already. After `aws-credentials`
+ * the app containers point at the sidecar, so the stored sidecar may be the only place it is left.
+ */
+export function sidecarGetsIdentity(pod: Pod): boolean {
+  if (findPodIdentity(pod).env.length > 0) return true;
+  const own = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].filter((c) =>
+    OWN_CONTAINER_NAMES.includes(c.name),
+  );
+  return own.length > 0 && own.every(carriesIdentity);
 }

@@ -10,6 +10,7 @@ import { parseAllDocuments, isMap, isScalar, isSeq, type Document } from 'yaml';
 import type { ConfigError } from './config-error.ts';
 import type { Pod } from './k8s-types.ts';
 import { mutatePod, type MutateResult } from './mutate.ts';
+import { checkPodShape, renderShapeDenial } from './pod-shape.ts';
 import {
   OptionsError,
   SIDECAR_DEFAULT_OPTIONS,
@@ -191,7 +192,14 @@ export function injectYaml(text: string, settings: InjectSettings): InjectResult
       syntaxErrors.push(`document ${i + 1}: ${first}`);
       return;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias bomb, or nesting deeper than the stack: not a document to inject into.
+      syntaxErrors.push(`document ${i + 1}: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
     if (value === null || value === undefined) {
       report.status = 'empty';
       return;
@@ -207,6 +215,16 @@ export function injectYaml(text: string, settings: InjectSettings): InjectResult
     for (const ref of templates) {
       const where =
         ref.pointer === '' ? report.label : `${ref.owner.kind}/${ref.owner.name} at ${ref.pointer}`;
+      // The webhook's own gate (pod-shape.ts): a template the core cannot read is denied if it opted
+      // in and left alone otherwise, never handed to the core (which assumes the Kubernetes types).
+      const shape = checkPodShape(ref.template);
+      if (!shape.ok) {
+        if (shape.optedIn) {
+          const message = renderShapeDenial(shape.problems, shape.total);
+          report.denials.push({ where, message, errors: [] });
+        }
+        continue;
+      }
       const pod = structuredClone(ref.template) as unknown as Pod;
       const result: MutateResult = mutate({
         pod,

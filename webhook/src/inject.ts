@@ -18,7 +18,7 @@ import {
 } from './names.ts';
 import { buildSidecarContainer } from './sidecar-container.ts';
 import { isInjected, type InjectionSpec } from './spec.ts';
-import { credentialsVolume } from './volumes.ts';
+import { injectedVolumes } from './volumes.ts';
 
 export interface InjectResult {
   pod: Pod;
@@ -41,7 +41,7 @@ function inject(out: Pod, spec: InjectionSpec, identity: PodIdentity): InjectRes
   const annotations = (metadata.annotations ??= {});
   annotations[ANN.status] = STATUS_INJECTED;
 
-  (out.spec.volumes ??= []).push(credentialsVolume());
+  (out.spec.volumes ??= []).push(...injectedVolumes());
 
   const edit = (containers: Container[] | undefined, kind: string) => {
     for (const c of containers ?? []) {

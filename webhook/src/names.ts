@@ -13,6 +13,17 @@ export const METRICS_PORT_NAME = 'tb-metrics';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 /** The volume size limit: a handful of small files (tokens, pgpass, JSON credentials). */
 export const VOLUME_SIZE_LIMIT = '4Mi';
+/**
+ * An always-empty volume mounted where Kubernetes puts the API token, so the sidecar holds none
+ * (volumes.ts). Its name must not start with `kube-api-access-`, which ServiceAccount admission
+ * takes for its own token volume.
+ */
+export const NO_API_TOKEN_VOLUME_NAME = 'token-broker-no-api-token';
+export const NO_API_TOKEN_SIZE_LIMIT = '1Ki';
+/** Where ServiceAccount admission mounts the API token into every container lacking a mount there. */
+export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Volume names injection adds; a pod not yet injected may not use them. */
+export const OWN_VOLUME_NAMES: readonly string[] = [VOLUME_NAME, NO_API_TOKEN_VOLUME_NAME];
 
 export const OWN_CONTAINER_NAMES: readonly string[] = [SIDECAR_CONTAINER_NAME, SIDECAR_INIT_CONTAINER_NAME];
 

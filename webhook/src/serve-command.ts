@@ -13,6 +13,7 @@ import {
   createKubernetesServiceAccountFetcher,
   type ServiceAccountLookup,
 } from './service-account-lookup.ts';
+import type { ServerTimeouts } from './server-timeouts.ts';
 import { TlsLoadError, loadTlsPair, startCertificateReloader, type CertificateReloader } from './tls.ts';
 import type { FastifyInstance } from 'fastify';
 
@@ -38,6 +39,8 @@ export interface StartDeps {
   /** Certificate reload tuning (tests shorten the debounce). */
   tlsDebounceMs?: number;
   tlsPollIntervalMs?: number;
+  /** Connection timeouts (server-timeouts.ts); tests shorten them. */
+  timeouts?: ServerTimeouts;
 }
 
 /** Starts the HTTPS webhook with `options`; throws TlsLoadError when the initial pair is unusable. */
@@ -61,6 +64,7 @@ export async function startWebhookServer(
     serviceAccountLookup: deps.serviceAccountLookup,
     https: { cert: initial.cert, key: initial.key },
     isReady: () => ready,
+    ...(deps.timeouts ? { timeouts: deps.timeouts } : {}),
   });
   const server = app.server as HttpsServer;
   const setExpiry = (notAfter: Date): void => metrics.certificateExpiry.set(notAfter.getTime() / 1000);

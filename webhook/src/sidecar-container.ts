@@ -17,6 +17,8 @@ import type { Container, EnvVar, Probe, ResourceRequirements } from './k8s-types
 import {
   HEALTH_PORT_NAME,
   METRICS_PORT_NAME,
+  NO_API_TOKEN_VOLUME_NAME,
+  SERVICE_ACCOUNT_TOKEN_PATH,
   SIDECAR_CONTAINER_NAME,
   SIDECAR_INIT_CONTAINER_NAME,
   VOLUME_NAME,
@@ -112,7 +114,11 @@ export function buildSidecarContainer(
     // connections still work. Staleness is alerted on from the sidecar's metrics instead.
     container.livenessProbe = probe('/healthz', 10, 3);
   }
-  container.volumeMounts = [{ name: VOLUME_NAME, mountPath: spec.directory }];
+  container.volumeMounts = [
+    { name: VOLUME_NAME, mountPath: spec.directory },
+    // Holds the API token's place, so ServiceAccount admission gives this container none (volumes.ts).
+    { name: NO_API_TOKEN_VOLUME_NAME, mountPath: SERVICE_ACCOUNT_TOKEN_PATH, readOnly: true },
+  ];
   // `--once` failures print one clear line; surface it in the pod status.
   container.terminationMessagePolicy = 'FallbackToLogsOnError';
   giveIdentity(container, identity);

@@ -34,9 +34,9 @@ import {
 } from './annotations.ts';
 import { configError, type ConfigError } from './config-error.ts';
 import { appEnvNames } from './app-containers.ts';
-import { hasPodIdentityEnv, IRSA_ROLE_ANNOTATION } from './identity.ts';
+import { IRSA_ROLE_ANNOTATION, sidecarGetsIdentity } from './identity.ts';
 import type { Container, Pod } from './k8s-types.ts';
-import { isSelectedContainer, OWN_CONTAINER_NAMES, VOLUME_NAME } from './names.ts';
+import { isSelectedContainer, OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from './names.ts';
 import { parseMongoTarget, parseRdsTarget, type TargetParse } from './target-uri.ts';
 
 export interface SidecarResources {
@@ -298,13 +298,13 @@ export function resolveSpec(
         ),
       );
     }
-    if ((pod.spec?.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
+    for (const name of OWN_VOLUME_NAMES.filter((n) => (pod.spec?.volumes ?? []).some((v) => v.name === n))) {
       errors.push(
         configError(
           'reserved-name',
           'spec.volumes',
-          VOLUME_NAME,
-          `volume name "${VOLUME_NAME}" is reserved for the injected credentials volume`,
+          name,
+          `volume name "${name}" is reserved for a volume token-broker injects`,
           'rename the volume',
         ),
       );
@@ -492,7 +492,8 @@ function contextWarnings(
   if (
     serviceAccount &&
     serviceAccount.annotations[IRSA_ROLE_ANNOTATION] === undefined &&
-    !hasPodIdentityEnv(pod)
+    // On reinvocation the identity may sit only in the stored sidecar (aws-credentials repointed the app).
+    !sidecarGetsIdentity(pod)
   ) {
     warnings.push(
       `the sidecar will have no AWS identity: annotate ServiceAccount ${namespace}/${serviceAccount.name} with ` +

@@ -2,13 +2,33 @@
  * Parses the target annotations (`token-broker.io/rds-<name>`, `token-broker.io/mongo-<name>`) into
  * the contract's RdsTarget / MongoTarget. URIs are split by hand: a mongodb:// seed list is not a
  * WHATWG URL, and hand-splitting lets every error name exactly what is wrong without ever echoing a
- * password (configError() redacts every value it is given).
+ * password (configError() redacts every value it is given). Every credential-carrying form is denied
+ * (user-info with a password or a token, secret query keys, secret-looking values), Mongo options
+ * must be on the contract's allow-list, and each target built is run through the same checks the
+ * sidecar runs on its config (contract/target-rules.ts), so nothing the sidecar refuses is admitted.
  */
 
-import type { MongoScheme, MongoTarget, RdsEngine, RdsTarget } from '../../contract/sidecar-config.ts';
+import { MONGO_PASS_THROUGH_OPTIONS, passThroughMongoOption } from '../../contract/mongo-options.ts';
+import { unsafeCharacter } from '../../contract/safe-text.ts';
+import type {
+  MongoScheme,
+  MongoTarget,
+  RdsEngine,
+  RdsTarget,
+  Target,
+} from '../../contract/sidecar-config.ts';
+import {
+  EXTERNAL_ID_PATTERN,
+  isHostName,
+  REGION_PATTERN,
+  ROLE_ARN_PATTERN,
+  targetProblems,
+} from '../../contract/target-rules.ts';
 import { configError, type ConfigError, type ConfigErrorCode } from './config-error.ts';
-import { SECRET_QUERY_KEYS } from './redact.ts';
+import { isSecretQueryKey, looksLikeSecret, looseDecode } from './redact.ts';
 import { editDistance } from './annotations.ts';
+
+export { REGION_PATTERN, ROLE_ARN_PATTERN } from '../../contract/target-rules.ts';
 
 export interface TargetParse<T> {
   target?: T;
@@ -16,13 +36,6 @@ export interface TargetParse<T> {
   warnings: string[];
 }
 
-export const REGION_PATTERN = /^[a-z]{2}(?:-[a-z]+){1,3}-\d{1,2}$/;
-export const ROLE_ARN_PATTERN =
-  /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
-const EXTERNAL_ID_PATTERN = /^[\w+=,.@:/-]{2,1224}$/;
-const DNS_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOSTNAME_PATTERN = new RegExp(`^(?=.{1,253}$)${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
-const IPV4_PATTERN = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 /** RDS (and DocumentDB) endpoints carry their region: `db.abc.eu-west-1.rds.amazonaws.com`. */
 const AWS_ENDPOINT_REGION =
   /\.([a-z]{2}(?:-[a-z]+){1,3}-\d{1,2})\.(?:rds|docdb|docdb-elastic)\.amazonaws\.com(?:\.cn)?\.?$/;
@@ -107,6 +120,43 @@ class Collector {
   add(code: ConfigErrorCode, message: string, fix: string): void {
     this.errors.push(configError(code, this.key, this.value, message, fix));
   }
+
+  /**
+   * Denies a decoded value the sidecar could not write (the contract's character rule) or that looks
+   * like a secret; `what` names the field ("the database user"), `secretFix` says what belongs there.
+   */
+  checkText(what: string, value: string, secretFix: string): boolean {
+    const bad = unsafeCharacter(value);
+    if (bad !== undefined) {
+      this.add(
+        'unsafe-character',
+        `${what} contains ${bad}; the sidecar could not write it to pgpass or the URI file`,
+        `remove it from ${what} (a %-escape such as %0A counts as the character it encodes)`,
+      );
+      return false;
+    }
+    if (looksLikeSecret(value)) {
+      this.add(
+        'password-in-uri',
+        `${what} looks like a secret (a session token or password); a secret must never live in an annotation`,
+        `${secretFix} (and rotate that secret)`,
+      );
+      return false;
+    }
+    return true;
+  }
+}
+
+/** The backstop: whatever the sidecar's config parser would refuse in a built target is denied. */
+function sidecarAccepts(c: Collector, target: Target): boolean {
+  for (const p of targetProblems(target)) {
+    c.add(
+      'unusable-target',
+      `the sidecar would refuse this target: ${p.field} ${p.problem}`,
+      'fix that part of the URI; token-broker admits only targets its sidecar can use',
+    );
+  }
+  return c.errors.length === 0;
 }
 
 function checkHost(c: Collector, host: string, what: string): string | undefined {
@@ -119,7 +169,7 @@ function checkHost(c: Collector, host: string, what: string): string | undefined
     c.add('invalid-host', `${what} "${host}" is an IPv6 literal`, 'use the DNS name of the endpoint');
     return undefined;
   }
-  if (!HOSTNAME_PATTERN.test(lower) && !IPV4_PATTERN.test(lower)) {
+  if (!isHostName(lower)) {
     c.add(
       'invalid-host',
       `${what} "${host}" is not a valid DNS name or IPv4 address`,
@@ -194,11 +244,11 @@ function checkDatabase(c: Collector, path: string, example: string): string | un
     c.add(
       'invalid-uri',
       `database "${raw}" must be one path segment`,
-      'write ".../<dbname>?..." with no further "/"',
+      'write ".../<dbname>?..." with no further "/" and with %-escapes of valid UTF-8 only',
     );
     return undefined;
   }
-  return db;
+  return c.checkText('the database name', db, 'write the database name after the host') ? db : undefined;
 }
 
 interface AwsParams {
@@ -264,7 +314,14 @@ function checkAwsParams(
   }
   const externalId = params.get('externalId');
   if (externalId !== undefined) {
-    if (!EXTERNAL_ID_PATTERN.test(externalId)) {
+    if (looksLikeSecret(externalId)) {
+      c.add(
+        'password-in-uri',
+        'externalId looks like a session token; a secret must never live in an annotation',
+        'use the external ID the role trust policy expects (and rotate that token)',
+      );
+      okay = false;
+    } else if (!EXTERNAL_ID_PATTERN.test(externalId)) {
       c.add(
         'invalid-external-id',
         'externalId must be 2-1224 characters of letters, digits and +=,.@:/-_',
@@ -285,6 +342,8 @@ function checkAwsParams(
 }
 
 function suggest(key: string, known: readonly string[]): string {
+  // No option name is this long; the edit distance would only cost time on a huge key.
+  if (key.length > 64) return '';
   let best = '';
   let bestDistance = Infinity;
   for (const k of known) {
@@ -353,9 +412,29 @@ export function parseRdsTarget(
       'percent-encode any other "@" as %40',
     );
   } else {
-    user = safeDecode(uri.userinfo);
-    if (user === undefined)
-      c.add('invalid-uri', 'the user has a malformed %-escape', 'percent-encode it correctly');
+    const decoded = safeDecode(uri.userinfo);
+    if (decoded === undefined) {
+      c.add(
+        'invalid-uri',
+        'the user has a malformed %-escape or encodes invalid UTF-8 (such as a lone surrogate)',
+        'percent-encode it correctly',
+      );
+    } else if (decoded.includes(':')) {
+      // libpq would read it as one user name, but "<user>%3A<password>" is a password in disguise.
+      c.add(
+        'password-in-uri',
+        'the user contains an encoded ":" (%3A); a password must never live in an annotation',
+        'remove ":<password>": the sidecar signs a fresh IAM auth token for this user (and change that password)',
+      );
+    } else if (
+      c.checkText(
+        'the database user',
+        decoded,
+        'write the IAM-enabled database user before "@"; the sidecar signs fresh IAM auth tokens itself',
+      )
+    ) {
+      user = decoded;
+    }
   }
   if (uri.authority.includes(',')) {
     c.add(
@@ -372,13 +451,14 @@ export function parseRdsTarget(
 
   const params = new Map<string, string>();
   for (const p of parseQuery(c, uri.query)) {
-    const lower = p.key.toLowerCase();
-    if (SECRET_QUERY_KEYS.has(lower)) {
+    if (isSecretQueryKey(p.key)) {
       c.add(
         'password-in-uri',
         `query parameter "${p.key}" holds a secret; a secret must never live in an annotation`,
         `remove "${p.key}=...": the sidecar signs a fresh IAM auth token`,
       );
+    } else if (looksLikeSecret(p.value)) {
+      secretValue(c, p.key);
     } else if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
       params.set(p.key, p.value);
     } else {
@@ -393,28 +473,90 @@ export function parseRdsTarget(
   if (c.errors.length > 0 || !engine || !user || !host || !port || !database || !aws?.region) {
     return { errors: c.errors, warnings: c.warnings };
   }
-  return {
-    errors: c.errors,
-    warnings: c.warnings,
-    target: {
-      kind: 'rds',
-      ...baseFields(name, { ...aws, region: aws.region }),
-      engine,
-      host,
-      port,
-      database,
-      user,
-    },
+  const target: RdsTarget = {
+    kind: 'rds',
+    ...baseFields(name, { ...aws, region: aws.region }),
+    engine,
+    host,
+    port,
+    database,
+    user,
   };
+  if (!sidecarAccepts(c, target)) return { errors: c.errors, warnings: c.warnings };
+  return { errors: c.errors, warnings: c.warnings, target };
+}
+
+function secretValue(c: Collector, key: string): void {
+  c.add(
+    'password-in-uri',
+    `the value of query parameter "${key}" looks like a secret (a session token or password); a secret must never live in an annotation`,
+    `remove it: the sidecar supplies fresh credentials itself (and rotate that secret)`,
+  );
 }
 
 const MONGO_EXAMPLE = 'mongodb+srv://<host>/<db>?region=<region>';
-const MONGO_OPTION_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * Options that turn certificate checks off: a man-in-the-middle could then relay the MONGODB-AWS
+ * login (signed over the server's nonce) and act as the app, so they are denied unless "false".
+ */
+const TLS_CHECKS_OFF: readonly string[] = [
+  'tlsInsecure',
+  'tlsAllowInvalidCertificates',
+  'tlsAllowInvalidHostnames',
+];
+
+/** Names that are not on the allow-list, with the reason or the current name to use instead. */
+const MONGO_OPTION_HINTS: Record<string, string> = {
+  ssl: 'use "tls", its current name; ',
+  j: 'use "journal", its current name; ',
+  wtimeout: 'use "wTimeoutMS", its current name; ',
+  tlsdisableocspendpointcheck: 'it turns off certificate revocation checks; ',
+  tlsdisablecertificaterevocationcheck: 'it turns off certificate revocation checks; ',
+  proxyusername: 'proxy credentials must not live in an annotation; ',
+};
+
+function unknownMongoOption(c: Collector, key: string): void {
+  const hint =
+    MONGO_OPTION_HINTS[key.toLowerCase()] ??
+    suggest(key, [...TARGET_QUERY_KEYS, ...MONGO_PASS_THROUGH_OPTIONS]);
+  c.add(
+    'unknown-uri-option',
+    `query parameter "${key}" is not a MongoDB option token-broker passes through`,
+    `${hint}only non-secret connection options pass (e.g. appName, retryWrites, w, readPreference, replicaSet, tls, tlsCAFile; the README lists them); set other driver options in the app`,
+  );
+}
+
+/** Whether a driver option may pass into the app's URI; otherwise it is denied with the reason. */
+function checkMongoOption(c: Collector, key: string, value: string): boolean {
+  if (!c.checkText(`the name of query parameter "${key}"`, key, 'remove it')) return false;
+  const option = passThroughMongoOption(key);
+  if (option === undefined) {
+    unknownMongoOption(c, key);
+    return false;
+  }
+  if (!c.checkText(`the value of option "${key}"`, value, `remove "${key}=..."`)) return false;
+  if (TLS_CHECKS_OFF.includes(option) && value.toLowerCase() !== 'false') {
+    c.add(
+      'denied-uri-option',
+      `${key}=${value} turns off TLS certificate checks; a man-in-the-middle could relay the MONGODB-AWS login and act as this app`,
+      `remove "${key}" and trust the server's CA with tlsCAFile=<path to its CA bundle>`,
+    );
+    return false;
+  }
+  if (option === 'tls' && value.toLowerCase() === 'false') {
+    c.warnings.push(
+      `${c.key}: "${key}=false" sends the MONGODB-AWS login, which carries the session token, unencrypted`,
+    );
+  }
+  return true;
+}
 
 /**
  * `token-broker.io/mongo-<name>`: `mongodb+srv://host/db?...` or `mongodb://h1:p1,h2:p2/db?...`.
- * region/role/externalId are ours; other query keys pass through as driver options, except the
- * authentication ones the sidecar sets itself (MONGODB-AWS with $external).
+ * region/role/externalId are ours; other query keys pass through as driver options when they are on
+ * the contract's allow-list (contract/mongo-options.ts), except the authentication ones the sidecar
+ * sets itself (MONGODB-AWS with $external).
  */
 export function parseMongoTarget(
   name: string,
@@ -440,7 +582,8 @@ export function parseMongoTarget(
     return { errors: c.errors, warnings: c.warnings };
   }
   if (uri.userinfo !== undefined) {
-    if (uri.userinfo.includes(':') || /[/?#]/.test(uri.userinfo)) {
+    const decoded = looseDecode(uri.userinfo);
+    if (decoded.includes(':') || /[/?#]/.test(uri.userinfo) || looksLikeSecret(decoded)) {
       c.add(
         'password-in-uri',
         'the URI contains credentials; a secret must never live in an annotation',
@@ -493,8 +636,9 @@ export function parseMongoTarget(
   for (const p of parseQuery(c, uri.query)) {
     const lower = p.key.toLowerCase();
     if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
-      params.set(p.key, p.value);
-    } else if (SECRET_QUERY_KEYS.has(lower)) {
+      if (looksLikeSecret(p.value)) secretValue(c, p.key);
+      else params.set(p.key, p.value);
+    } else if (isSecretQueryKey(p.key)) {
       c.add(
         lower === 'authmechanismproperties' ? 'denied-uri-option' : 'password-in-uri',
         `query parameter "${p.key}" may hold a secret (e.g. AWS_SESSION_TOKEN); a secret must never live in an annotation`,
@@ -520,19 +664,13 @@ export function parseMongoTarget(
           'remove "authSource=..." from the URI',
         );
       }
-    } else if (!MONGO_OPTION_KEY.test(p.key)) {
-      c.add(
-        'unknown-uri-option',
-        `query parameter "${p.key}" is not a MongoDB connection option`,
-        `${suggest(p.key, TARGET_QUERY_KEYS)}use driver option names such as retryWrites, w, appName`,
-      );
     } else if (/^(region|role|externalid)$/i.test(p.key)) {
       c.add(
         'unknown-uri-option',
         `query parameter "${p.key}" is misspelt`,
         `${suggest(p.key, TARGET_QUERY_KEYS)}the names are case-sensitive`,
       );
-    } else {
+    } else if (checkMongoOption(c, p.key, p.value)) {
       options[p.key] = p.value;
     }
   }
@@ -540,16 +678,14 @@ export function parseMongoTarget(
   if (c.errors.length > 0 || !scheme || !hostsOk || hosts.length === 0 || !database || !aws?.region) {
     return { errors: c.errors, warnings: c.warnings };
   }
-  return {
-    errors: c.errors,
-    warnings: c.warnings,
-    target: {
-      kind: 'mongo',
-      ...baseFields(name, { ...aws, region: aws.region }),
-      scheme,
-      hosts,
-      database,
-      options,
-    },
+  const target: MongoTarget = {
+    kind: 'mongo',
+    ...baseFields(name, { ...aws, region: aws.region }),
+    scheme,
+    hosts,
+    database,
+    options,
   };
+  if (!sidecarAccepts(c, target)) return { errors: c.errors, warnings: c.warnings };
+  return { errors: c.errors, warnings: c.warnings, target };
 }

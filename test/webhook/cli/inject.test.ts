@@ -391,6 +391,49 @@ void describe('runInject and injectYaml (in process)', () => {
     }
   });
 
+  void it("a malformed opted-in template: exit 1 with the webhook's message naming the field, never a crash", async () => {
+    const malformed = [
+      ['containers: [null, 42, "x"]', /spec\.containers\[0\]: is null/],
+      ['containers: [{name: app, image: x, env: "oops"}]', /spec\.containers\[0\]\.env: is a string/],
+      ['containers: [{name: app, image: x, ports: [{containerPort: "80"}]}]', /containerPort: is a string/],
+    ] as const;
+    for (const [containers, field] of malformed) {
+      const input = DEPLOYMENT.replace(/containers:\n.*\n.*\n$/, `${containers}\n`);
+      assert.notEqual(input, DEPLOYMENT);
+      const { code, stdout, stderr } = await runHere(['-f', '-'], input);
+      assert.equal(code, 1, stderr);
+      assert.equal(stdout, '');
+      assert.match(stderr, /Deployment\/invoicing at \/spec\/template \(document 1\) denied:/);
+      assert.match(stderr, /the pod opts in to injection but cannot be read/);
+      assert.match(stderr, field);
+    }
+    const number = DEPLOYMENT.replace(`"${RDS}"`, '42');
+    const quoted = await runHere(['-f', '-'], number);
+    assert.equal(quoted.code, 1);
+    assert.match(
+      quoted.stderr,
+      /annotations\["token-broker.io\/rds-invoicing"\]: is a number.*Fix: quote the value/,
+    );
+    // Not opted in: left alone, as the webhook allows it untouched.
+    const plain = PLAIN.replace(/- name: app\n\s+image: "example\/reporting:2"/, '- null');
+    assert.notEqual(plain, PLAIN);
+    const passed = await runHere(['-f', '-'], plain);
+    assert.equal(passed.code, 0, passed.stderr);
+    assert.equal(passed.stdout, plain);
+  });
+
+  void it('a YAML alias bomb: exit 1 naming the document, never a crash', async () => {
+    let bomb = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 9; i++)
+      bomb += `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]\n`;
+    const { code, stdout, stderr } = await runHere(['-f', '-'], `${bomb}kind: Pod\n`);
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.match(stderr, /document 1: .*alias/i);
+  });
+
   void it('an empty stream and empty documents pass through', () => {
     assert.equal(injectYaml('', { namespace: 'default', defaults: BUILTIN_DEFAULTS }).output, '');
     const text = '# only a comment\n---\n---\n';

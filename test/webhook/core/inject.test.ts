@@ -92,3 +92,77 @@ describe("the sidecar's AWS region", () => {
     assert.equal(region, undefined);
   });
 });
+
+describe("the sidecar's mounts", () => {
+  const API_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const IDENTITIES: Record<string, { env: EnvVar[]; mount: { name: string; mountPath: string } }> = {
+    IRSA: {
+      env: [
+        { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::111122223333:role/app' },
+        {
+          name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+          value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+        },
+      ],
+      mount: { name: 'aws-iam-token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' },
+    },
+    'EKS Pod Identity': {
+      env: [
+        { name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' },
+        {
+          name: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+          value: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token',
+        },
+      ],
+      mount: {
+        name: 'eks-pod-identity-token',
+        mountPath: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount',
+      },
+    },
+  };
+  const inside = (a: string, b: string) => `${a}/`.startsWith(`${b}/`);
+
+  for (const [kind, { env, mount }] of Object.entries(IDENTITIES)) {
+    test(`${kind}: its token mount sits beside the empty API-token mount, neither inside another`, () => {
+      const out = inject(pod([{ name: 'app', env, volumeMounts: [{ ...mount, readOnly: true }] }]));
+      const mounts = out.spec.initContainers?.[0]?.volumeMounts ?? [];
+      assert.deepEqual(
+        mounts.map((m) => [m.name, m.mountPath]),
+        [
+          ['token-broker', '/var/run/token-broker'],
+          ['token-broker-no-api-token', API_TOKEN_PATH],
+          [mount.name, mount.mountPath],
+        ],
+      );
+      for (const a of mounts) {
+        for (const b of mounts) {
+          if (a !== b)
+            assert.ok(!inside(a.mountPath, b.mountPath), `${a.mountPath} is inside ${b.mountPath}`);
+        }
+      }
+    });
+  }
+
+  for (const mountPath of [API_TOKEN_PATH, '/var/run/secrets', `${API_TOKEN_PATH}/aws`]) {
+    test(`a web identity token under a mount at ${mountPath} keeps that mount; the empty one yields`, () => {
+      const tokenFile = `${mountPath}/token`;
+      const out = inject(
+        pod([
+          {
+            name: 'app',
+            env: [
+              { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::111122223333:role/app' },
+              { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: tokenFile },
+            ],
+            volumeMounts: [{ name: 'custom-token', mountPath, readOnly: true }],
+          },
+        ]),
+      );
+      const mounts = out.spec.initContainers?.[0]?.volumeMounts ?? [];
+      assert.deepEqual(
+        mounts.map((m) => m.name),
+        ['token-broker', 'custom-token'],
+      );
+    });
+  }
+});

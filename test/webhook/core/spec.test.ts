@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Container, Pod } from '../../../webhook/src/k8s-types.ts';
+import type { Container, EnvVar, Pod } from '../../../webhook/src/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/mutate.ts';
 import { BUILTIN_DEFAULTS, mergeDefaults, resolveSpec, type SpecResult } from '../../../webhook/src/spec.ts';
 import { deepFreeze } from './support.ts';
 
@@ -236,6 +237,83 @@ describe('ServiceAccount identity warning', () => {
       [],
     );
   });
+});
+
+describe('ServiceAccount identity warning on re-invocation', () => {
+  const NO_IDENTITY = /the sidecar will have no AWS identity/;
+  const sa = { name: 'app', annotations: {} };
+  const IDENTITY: Record<string, EnvVar[]> = {
+    'EKS Pod Identity': [
+      { name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' },
+      {
+        name: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+        value: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token',
+      },
+    ],
+    IRSA: [
+      { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::111122223333:role/app' },
+      {
+        name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+        value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+      },
+    ],
+  };
+  /** The pod as stored after our first call: the sidecar holds the identity, the app points at it. */
+  function storedPod(env: EnvVar[], mode: string): Pod {
+    const first = mutatePod({
+      pod: pod(
+        {
+          'token-broker.io/mongo-orders': 'mongodb+srv://c.example.net/orders?region=eu-west-1',
+          'token-broker.io/aws-credentials': 'orders',
+          'token-broker.io/sidecar-mode': mode,
+        },
+        { securityContext: { runAsUser: 1000 }, containers: [{ name: 'app', image: 'app:1', env }] },
+      ),
+      namespace: 'ns',
+      defaults: BUILTIN_DEFAULTS,
+      serviceAccount: sa,
+    });
+    assert.ok(first.outcome === 'injected', JSON.stringify(first));
+    return deepFreeze(first.pod);
+  }
+  for (const [kind, env] of Object.entries(IDENTITY)) {
+    for (const mode of ['native', 'legacy']) {
+      test(`${kind}, ${mode}: no warning when only the stored sidecar still holds the identity`, () => {
+        const stored = storedPod(env, mode);
+        const app = stored.spec.containers.find((c) => c.name === 'app');
+        assert.ok(!app?.env?.some((e) => e.value === env[0]?.value), 'the app still carries the identity');
+        const { warnings } = ok(resolveSpec(stored, 'ns', BUILTIN_DEFAULTS, sa));
+        assert.ok(!warnings.some((w) => NO_IDENTITY.test(w)), warnings.join('\n'));
+      });
+    }
+  }
+  test('still warns when the stored sidecar has no identity either', () => {
+    const { warnings } = ok(resolveSpec(storedPod([], 'native'), 'ns', BUILTIN_DEFAULTS, sa));
+    assert.ok(warnings.some((w) => NO_IDENTITY.test(w)));
+  });
+  test('legacy: warns when one of the two injected containers lacks it', () => {
+    const stored = structuredClone(storedPod(IDENTITY.IRSA ?? [], 'legacy'));
+    const init = stored.spec.initContainers?.find((c) => c.name === 'token-broker-init');
+    assert.ok(init);
+    init.env = init.env?.filter((e) => !e.name.startsWith('AWS_'));
+    const { warnings } = ok(resolveSpec(stored, 'ns', BUILTIN_DEFAULTS, sa));
+    assert.ok(warnings.some((w) => NO_IDENTITY.test(w)));
+  });
+});
+
+test('volume names token-broker injects are reserved on a pod not injected yet', () => {
+  for (const name of ['token-broker', 'token-broker-no-api-token']) {
+    const result = resolveSpec(
+      pod({ 'token-broker.io/rds-db': PG }, { volumes: [{ name, emptyDir: {} }] }),
+      'ns',
+      BUILTIN_DEFAULTS,
+    );
+    assert.ok(!result.ok);
+    assert.deepEqual(
+      result.errors.map((e) => [e.code, e.value]),
+      [['reserved-name', name]],
+    );
+  }
 });
 
 test('a pod without containers (e.g. a malformed AdmissionReview) is denied, not crashed on', () => {

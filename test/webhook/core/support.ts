@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { Pod as PodModel } from 'kubernetes-models/v1';
 import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { OWN_CONTAINER_NAMES, VOLUME_NAME } from '../../../webhook/src/names.ts';
+import { OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from '../../../webhook/src/names.ts';
 import type { JsonPatchOperation } from '../../../webhook/src/patch.ts';
 
 /** Freezes a JSON value recursively, so any write to the mutator's input throws. */
@@ -106,6 +106,6 @@ export function assertInjectedStrict(pod: Pod): void {
     });
   }
   (pod.spec.volumes ?? []).forEach((v, i) => {
-    if (v.name === VOLUME_NAME) assertKnownFields(asJson(v), 'V1Volume', `spec.volumes[${i}]`);
+    if (OWN_VOLUME_NAMES.includes(v.name)) assertKnownFields(asJson(v), 'V1Volume', `spec.volumes[${i}]`);
   });
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import { MONGO_PASS_THROUGH_OPTIONS } from '../../../contract/mongo-options.ts';
+import { unsafeCharacter } from '../../../contract/safe-text.ts';
 import type { MongoTarget, RdsTarget } from '../../../contract/sidecar-config.ts';
 import { REDACTED } from '../../../webhook/src/config-error.ts';
 import { redactUri } from '../../../webhook/src/redact.ts';
@@ -248,6 +250,238 @@ describe('parseMongoTarget', () => {
       if (secret) assert.ok(!JSON.stringify(parsed).includes(secret));
     });
   }
+});
+
+/** A session token's shape (STS tokens start "IQoJb3JpZ2lu"); long enough to look real. */
+const SESSION_TOKEN = `IQoJb3JpZ2luX2VjEJr${'A'.repeat(40)}EXAMPLE`;
+const SRV = 'mongodb+srv://c.mongodb.net/orders?region=eu-west-1';
+
+describe('every credential-carrying form in a target URI is denied', () => {
+  const cases: { uri: string; kind: 'rds' | 'mongo'; codes: string[]; secret: string }[] = [
+    {
+      kind: 'rds',
+      uri: `postgres://${SESSION_TOKEN}@${HOST}/db`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://u%3AS3cretPw@${HOST}/db`,
+      codes: ['password-in-uri'],
+      secret: 'S3cretPw',
+    },
+    { kind: 'rds', uri: `mysql://u%3aS3cretPw@${HOST}/db`, codes: ['password-in-uri'], secret: 'S3cretPw' },
+    {
+      kind: 'rds',
+      uri: `postgres://u@${HOST}/db?%70assword=letmein99`,
+      codes: ['password-in-uri'],
+      secret: 'letmein99',
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://u@${HOST}/db?sslpassword=k3yPass`,
+      codes: ['password-in-uri'],
+      secret: 'k3yPass',
+    },
+    {
+      kind: 'rds',
+      uri: `mysql://u@${HOST}/db?password1=letmein99`,
+      codes: ['password-in-uri'],
+      secret: 'letmein99',
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://u@${HOST}/db?sessionToken=abcd1234`,
+      codes: ['password-in-uri'],
+      secret: 'abcd1234',
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://u@${HOST}/db?role=${ROLE}&externalId=${SESSION_TOKEN}`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://u@${HOST}/${SESSION_TOKEN}`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+    {
+      kind: 'mongo',
+      uri: `${SRV}&sessionToken=${SESSION_TOKEN}`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+    { kind: 'mongo', uri: `${SRV}&%73essionToken=abcd1234`, codes: ['password-in-uri'], secret: 'abcd1234' },
+    { kind: 'mongo', uri: `${SRV}&SESSIONTOKEN=abcd1234`, codes: ['password-in-uri'], secret: 'abcd1234' },
+    {
+      kind: 'mongo',
+      uri: `${SRV}&AWS_SESSION_TOKEN=abcd1234`,
+      codes: ['password-in-uri'],
+      secret: 'abcd1234',
+    },
+    { kind: 'mongo', uri: `${SRV}&proxyPassword=pr0xyPw`, codes: ['password-in-uri'], secret: 'pr0xyPw' },
+    { kind: 'mongo', uri: `${SRV}&sslPassword=k3yPass`, codes: ['password-in-uri'], secret: 'k3yPass' },
+    { kind: 'mongo', uri: `${SRV}&passphrase=k3yPass`, codes: ['password-in-uri'], secret: 'k3yPass' },
+    {
+      kind: 'mongo',
+      uri: `${SRV}&authmechanismproperties=AWS_SESSION_TOKEN:abcd1234`,
+      codes: ['denied-uri-option'],
+      secret: 'abcd1234',
+    },
+    {
+      kind: 'mongo',
+      uri: `${SRV}&appName=${SESSION_TOKEN}`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+    {
+      kind: 'mongo',
+      uri: `mongodb+srv://AKIAEXAMPLE%3AS3cretKey@c.mongodb.net/orders?region=eu-west-1`,
+      codes: ['password-in-uri'],
+      secret: 'S3cretKey',
+    },
+    {
+      kind: 'mongo',
+      uri: `mongodb+srv://${SESSION_TOKEN}@c.mongodb.net/orders?region=eu-west-1`,
+      codes: ['password-in-uri'],
+      secret: SESSION_TOKEN,
+    },
+  ];
+  for (const { uri, kind, codes, secret } of cases) {
+    it(`denies ${uri.slice(0, 110)}`, () => {
+      const parsed = kind === 'rds' ? parseRdsTarget('db', uri) : parseMongoTarget('db', uri);
+      assert.equal(parsed.target, undefined);
+      assert.deepEqual(
+        parsed.errors.map((e) => e.code),
+        codes,
+      );
+      assert.ok(!JSON.stringify(parsed).includes(secret), `secret leaked: ${JSON.stringify(parsed)}`);
+    });
+  }
+});
+
+describe('Mongo pass-through options are an allow-list', () => {
+  it('passes every allow-listed option through as written', () => {
+    for (const option of MONGO_PASS_THROUGH_OPTIONS) {
+      const value = /^tls(Insecure|AllowInvalid)/.test(option) ? 'false' : '1';
+      const parsed = parseMongoTarget('orders', `${SRV}&${option}=${value}`);
+      assert.deepEqual(parsed.errors, [], option);
+      assert.deepEqual(parsed.target?.options, { [option]: value });
+    }
+  });
+
+  const denied: { query: string; code: string; fix?: RegExp }[] = [
+    { query: 'key=client.pem', code: 'unknown-uri-option' },
+    { query: 'proxyUsername=bob', code: 'unknown-uri-option', fix: /proxy credentials/ },
+    { query: 'ssl=true', code: 'unknown-uri-option', fix: /use "tls"/ },
+    { query: 'j=true', code: 'unknown-uri-option', fix: /use "journal"/ },
+    { query: 'retryWrite=true', code: 'unknown-uri-option', fix: /did you mean "retryWrites"/ },
+    { query: 'tlsDisableOCSPEndpointCheck=true', code: 'unknown-uri-option', fix: /revocation/ },
+    { query: 'uuidRepresentation=standard', code: 'unknown-uri-option' },
+    { query: 'tlsInsecure=true', code: 'denied-uri-option', fix: /tlsCAFile/ },
+    { query: 'tlsAllowInvalidCertificates=TRUE', code: 'denied-uri-option' },
+    { query: 'tlsAllowInvalidHostnames=1', code: 'denied-uri-option' },
+  ];
+  for (const { query, code, fix } of denied) {
+    it(`denies ${query}`, () => {
+      const parsed = parseMongoTarget('orders', `${SRV}&${query}`);
+      assert.equal(parsed.target, undefined);
+      assert.deepEqual(
+        parsed.errors.map((e) => e.code),
+        [code],
+      );
+      if (fix) assert.match(parsed.errors[0]?.fix ?? '', fix);
+    });
+  }
+
+  it('warns that tls=false sends the session token unencrypted', () => {
+    const parsed = parseMongoTarget('orders', `${SRV}&tls=false`);
+    assert.deepEqual(parsed.target?.options, { tls: 'false' });
+    assert.match(parsed.warnings.join('\n'), /tls=false.*unencrypted/);
+  });
+});
+
+describe('values the sidecar cannot write are denied with the field and the fix', () => {
+  const cases: { uri: string; kind: 'rds' | 'mongo'; field: RegExp; what: RegExp }[] = [
+    {
+      kind: 'rds',
+      uri: `postgres://app%0Aevil@${HOST}/db`,
+      field: /database user/,
+      what: /line break \(U\+000A\)/,
+    },
+    { kind: 'rds', uri: `postgres://app%0D@${HOST}/db`, field: /database user/, what: /line break/ },
+    { kind: 'rds', uri: `postgres://app%00@${HOST}/db`, field: /database user/, what: /NUL/ },
+    { kind: 'rds', uri: `mysql://app%1B[31m@${HOST}/db`, field: /database user/, what: /control character/ },
+    { kind: 'rds', uri: `postgres://app%7F@${HOST}/db`, field: /database user/, what: /control character/ },
+    {
+      kind: 'rds',
+      uri: `postgres://app%C2%85@${HOST}/db`,
+      field: /database user/,
+      what: /line break \(U\+0085\)/,
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://app%C2%9B@${HOST}/db`,
+      field: /database user/,
+      what: /control character/,
+    },
+    { kind: 'rds', uri: `postgres://app%E2%80%A8@${HOST}/db`, field: /database user/, what: /line break/ },
+    {
+      kind: 'rds',
+      uri: `postgres://app%E2%80%AEnimda@${HOST}/db`,
+      field: /database user/,
+      what: /bidirectional/,
+    },
+    {
+      kind: 'rds',
+      uri: `postgres://app%E2%81%A6x@${HOST}/db`,
+      field: /database user/,
+      what: /bidirectional/,
+    },
+    { kind: 'rds', uri: `postgres://app%E2%80%8F@${HOST}/db`, field: /database user/, what: /bidirectional/ },
+    { kind: 'rds', uri: `postgres://app\u202e@${HOST}/db`, field: /database user/, what: /bidirectional/ },
+    { kind: 'rds', uri: `postgres://app\ud800@${HOST}/db`, field: /database user/, what: /lone surrogate/ },
+    { kind: 'rds', uri: `postgres://app%ED%A0%80@${HOST}/db`, field: /user/, what: /invalid UTF-8/ },
+    { kind: 'rds', uri: `postgres://app@${HOST}/inv%0Aoicing`, field: /database name/, what: /line break/ },
+    {
+      kind: 'rds',
+      uri: `postgres://app@${HOST}/inv%E2%80%AEoicing`,
+      field: /database name/,
+      what: /bidirectional/,
+    },
+    {
+      kind: 'mongo',
+      uri: 'mongodb+srv://c.mongodb.net/ord%09ers?region=eu-west-1',
+      field: /database name/,
+      what: /control/,
+    },
+    { kind: 'mongo', uri: `${SRV}&appName=a%0Ab`, field: /option "appName"/, what: /line break/ },
+    { kind: 'mongo', uri: `${SRV}&appName=a%00`, field: /option "appName"/, what: /NUL/ },
+    { kind: 'mongo', uri: `${SRV}&app%0AName=x`, field: /query parameter/, what: /line break/ },
+  ];
+  for (const { uri, kind, field, what } of cases) {
+    it(`denies ${JSON.stringify(uri)}`, () => {
+      const parsed = kind === 'rds' ? parseRdsTarget('db', uri) : parseMongoTarget('db', uri);
+      assert.equal(parsed.target, undefined);
+      const [error, ...rest] = parsed.errors;
+      assert.deepEqual(rest, []);
+      assert.equal(error?.annotation, `token-broker.io/${kind}-db`);
+      assert.match(error?.message ?? '', field);
+      assert.match(error?.message ?? '', what);
+      assert.ok((error?.fix ?? '').length > 0);
+      // The denial itself carries no raw control or bidi character.
+      assert.equal(unsafeCharacter(JSON.stringify(error)), undefined);
+    });
+  }
+
+  it('admits ordinary non-ASCII text', () => {
+    const parsed = parseRdsTarget('db', `postgres://%C3%A9quipe@${HOST}/caf%C3%A9%F0%9F%98%80`);
+    assert.deepEqual(parsed.errors, []);
+    assert.equal(parsed.target?.user, 'équipe');
+    assert.equal(parsed.target?.database, 'café😀');
+  });
 });
 
 describe('redactUri', () => {

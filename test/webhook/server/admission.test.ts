@@ -15,6 +15,13 @@ import { optedInPod, plainPod, review } from './support/pods.ts';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
 
+/** `{a: {a: ... 1}}`, `depth` levels deep, built without recursion. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = { a: value };
+  return value;
+}
+
 function decodePatch(patch: string | undefined): unknown {
   assert.ok(patch, 'a patch is attached');
   return JSON.parse(Buffer.from(patch, 'base64').toString('utf8'));
@@ -66,11 +73,10 @@ void describe('parseAdmissionReview rejects what is not a v1 pod review, saying 
       review({ kind: 'Service', spec: { containers: [] } }),
       /request.object.kind is "Service"/,
     ],
-    ['pod without containers', review({ kind: 'Pod', spec: {} }), /spec.containers is missing/],
     [
-      'metadata not an object',
-      review({ kind: 'Pod', metadata: 'x', spec: { containers: [] } }),
-      /request.object.metadata is "x"/,
+      'uid a deeply nested object (bounded description, no stack overflow)',
+      review(plainPod(), { uid: nested(100_000) }),
+      /request.uid is an object; expected a non-empty string/,
     ],
     [
       'dryRun a string',
@@ -92,6 +98,26 @@ void describe('parseAdmissionReview rejects what is not a v1 pod review, saying 
     assert.equal(parsed.ok, false);
     assert.ok(!parsed.ok && parsed.error.length < 200);
   });
+
+  void it('truncates a huge resource name in the message', () => {
+    const parsed = parseAdmissionReview(
+      review({}, { resource: { group: 'x'.repeat(100_000), version: 'v1', resource: 'pods' } }),
+    );
+    assert.ok(!parsed.ok && parsed.error.length < 400);
+  });
+});
+
+void describe('parseAdmissionReview leaves the pod itself to pod-shape.ts', () => {
+  // A malformed pod in a well-formed review is answered with a review (denied if it opted in).
+  for (const [name, object] of [
+    ['pod without containers', { kind: 'Pod', spec: {} }],
+    ['metadata not an object', { kind: 'Pod', metadata: 'x', spec: { containers: [] } }],
+    ['containers not objects', { kind: 'Pod', spec: { containers: [null, 42, 'x'] } }],
+  ] as const) {
+    void it(`accepts the envelope of a ${name}`, () => {
+      assert.equal(parseAdmissionReview(review(object)).ok, true);
+    });
+  }
 });
 
 void describe('parseAdmissionReview accepts v1 pod reviews', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import jsonpatch from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createWebhookLogger, type AppDeps } from '../../../webhook/src/app.ts';
+import { BODY_LIMIT_BYTES, buildApp, createWebhookLogger, type AppDeps } from '../../../webhook/src/app.ts';
 import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
 import { createWebhookMetrics, type WebhookMetrics } from '../../../webhook/src/metrics.ts';
 import { createCachedServiceAccountLookup } from '../../../webhook/src/service-account-lookup.ts';
@@ -168,11 +168,32 @@ void describe('POST /mutate', () => {
     });
   }
 
-  void it('answers 413 for a body over 6 MiB', async () => {
+  void it('answers 413 for a body over the API server-derived limit (3.5 MiB), before parsing it', async () => {
+    assert.equal(BODY_LIMIT_BYTES, 3.5 * 1024 * 1024);
     const { app } = harness();
-    const res = await post(app, JSON.stringify({ padding: 'x'.repeat(6 * 1024 * 1024 + 1) }));
+    const res = await post(app, JSON.stringify({ padding: 'x'.repeat(BODY_LIMIT_BYTES) }));
     assert.equal(res.statusCode, 413);
-    assert.match(res.json<{ message: string }>().message, /larger than/);
+    assert.match(res.json<{ message: string }>().message, /larger than 3670016 bytes/);
+  });
+
+  void it('answers a review just under the body limit', async () => {
+    const { app } = harness();
+    const body = JSON.stringify(review(plainPod()));
+    const padded = body.replace(
+      '"oldObject":null',
+      `"oldObject":null,"pad":"${'x'.repeat(BODY_LIMIT_BYTES - body.length - 20)}"`,
+    );
+    assert.ok(padded.length < BODY_LIMIT_BYTES);
+    const res = await post(app, padded);
+    assert.equal(res.statusCode, 200, res.body.slice(0, 200));
+  });
+
+  void it('a body that is not JSON gets a 400 that does not quote the body (it may hold a secret)', async () => {
+    const { app } = harness();
+    const res = await post(app, '{"password": "hunter2-in-a-broken-body" oops');
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json<{ message: string }>().message, /not valid JSON/);
+    assert.doesNotMatch(res.body, /hunter2/);
   });
 
   void it('answers 500 (failurePolicy applies) when the mutation itself throws, counted as error', async () => {
@@ -186,6 +207,110 @@ void describe('POST /mutate', () => {
     assert.match(res.body, /see webhook logs/);
     assert.equal(await admissions(metrics, 'error'), 1);
     assert.match(logs.text(), /internal error/);
+  });
+});
+
+/** `{a: {a: ... 1}}` as JSON text, `depth` levels deep (JSON.stringify would overflow building it). */
+function nestedJson(depth: number): string {
+  return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** The review with `json` spliced in as the value of `field` inside the pod's first container. */
+function reviewWithRaw(pod: object, field: string, json: string): string {
+  return JSON.stringify(review(pod)).replace('"name":"app",', `"name":"app","${field}":${json},`);
+}
+
+void describe('malformed pods in a well-formed review: a denial if opted in, else allowed; never a 500', () => {
+  const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
+  const malformed: [string, () => string, RegExp][] = [
+    [
+      'containers that are not objects',
+      () => JSON.stringify(review({ ...optedInPod(), spec: { containers: [null, 42, 'x'] } })),
+      /spec.containers\[0\]: is null; expected containers/,
+    ],
+    [
+      'env that is not a list',
+      () => {
+        const pod = optedInPod();
+        (pod.spec.containers[0] as unknown as { env: unknown }).env = 'PORT=80';
+        return JSON.stringify(review(pod));
+      },
+      /spec.containers\[0\].env: is a string of 7 characters; expected a list/,
+    ],
+    [
+      'nesting 500 levels deep',
+      () => reviewWithRaw(optedInPod(), 'extra', nestedJson(500)),
+      /spec.containers\[0\]: nests deeper than 100 levels/,
+    ],
+    [
+      'a 3 MB token-broker annotation',
+      () =>
+        JSON.stringify(
+          review(optedInPod({ 'token-broker.io/mongo-x': `mongodb://h/d?${'a=b&'.repeat(750_000)}` })),
+        ),
+      /token-broker.io\/mongo-x"\]: is 3000014 characters long; token-broker values are at most 4096/,
+    ],
+  ];
+  for (const [name, body, expected] of malformed) {
+    void it(`denies an opted-in pod with ${name}, naming the field and the fix`, async () => {
+      const { app, metrics } = harness();
+      const res = await post(app, body());
+      assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+      const { response } = res.json<AdmissionReviewResponse>();
+      assert.equal(response.uid, UID);
+      assert.equal(response.allowed, false);
+      assert.equal(response.status?.code, 403);
+      assert.match(response.status?.message ?? '', expected);
+      assert.match(response.status?.message ?? '', /Fix: /);
+      assert.equal(await admissions(metrics, 'denied'), 1);
+    });
+
+    void it(`allows, unchanged, a pod that did not opt in with ${name}`, async () => {
+      const { app, metrics } = harness();
+      const res = await post(
+        app,
+        body().replace('"token-broker.io/inject":"true"', '"token-broker.io/inject":"no"'),
+      );
+      assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+      assert.deepEqual(res.json<AdmissionReviewResponse>().response, { uid: UID, allowed: true });
+      assert.equal(await admissions(metrics, 'skipped'), 1);
+    });
+  }
+
+  void it('refuses a body nested 100,000 levels deep with a 400, before parsing it', async () => {
+    const { app, metrics } = harness();
+    const res = await post(app, reviewWithRaw(optedInPod(), 'extra', nestedJson(100_000)));
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json<{ message: string }>().message, /nests deeper than 1000 levels/);
+    assert.equal(await admissions(metrics, 'error'), 1);
+  });
+
+  void it('brackets inside strings do not count as nesting', async () => {
+    const { app } = harness();
+    const res = await post(app, review(optedInPod({ 'example.com/brackets': '{['.repeat(5_000) })));
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json<AdmissionReviewResponse>().response.allowed, true);
+  });
+
+  void it('logs the malformed fields, never their values', async () => {
+    const { app, logs } = harness();
+    const pod = optedInPod();
+    (pod.spec.containers[0] as unknown as { env: unknown }).env = [{ name: 'P', value: { pw: 'hunter2' } }];
+    await post(app, review(pod));
+    const line = logs.entries().find((e) => e.msg === 'admission');
+    assert.deepEqual(line?.malformed, ['spec.containers[0].env[0].value']);
+    assert.doesNotMatch(logs.text(), /hunter2/);
+  });
+
+  void it('a pod name that is an object does not reach the log line', async () => {
+    const { app, logs } = harness();
+    const res = await post(
+      app,
+      reviewWithRaw(plainPod(), 'x', '1').replace('"name":"plain"', `"name":${nestedJson(50)}`),
+    );
+    assert.equal(res.statusCode, 200);
+    const line = logs.entries().find((e) => e.msg === 'admission');
+    assert.equal(line?.pod, undefined);
   });
 });
 
