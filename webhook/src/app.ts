@@ -133,7 +133,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   // fastify's own JSON parser (prototype-poisoning checks included), after a depth check on the text:
   // a body nested past MAX_BODY_DEPTH is refused before it is parsed (json-depth.ts).
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // A `__proto__` or `constructor.prototype` key is dropped, not a 400: the API server itself would
+  // drop such an unknown field, and every request must get an AdmissionReview.
+  const parseJson = app.getDefaultJsonParser('remove', 'remove');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (jsonDepth(body as string) > MAX_BODY_DEPTH) {

@@ -71,6 +71,22 @@ void describe('POST /mutate', () => {
     assert.equal(await admissions(metrics, 'injected'), 1);
   });
 
+  void it('answers an AdmissionReview, not a 400, for a pod carrying a __proto__ or constructor key', async () => {
+    const { app } = harness();
+    // JSON.stringify cannot write a `__proto__` key, so it is spliced into the text.
+    const body = JSON.stringify(review(optedInPod())).replace(
+      '"containers":[{',
+      '"containers":[{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},',
+    );
+    assert.match(body, /__proto__/);
+    const res = await post(app, body);
+    assert.equal(res.statusCode, 200);
+    const answer = res.json<AdmissionReviewResponse>();
+    assert.equal(answer.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+    assert.equal(answer.response.allowed, true);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   void it('allows a pod that did not opt in, without a patch', async () => {
     const { app, metrics } = harness();
     const res = await post(app, review(plainPod()));
