@@ -10,7 +10,12 @@ import { PROPERTIES } from '../../fuzz/oracle.ts';
 import { formatReport, reduce, runFuzz } from '../../fuzz/run.ts';
 import { parseWebhookOptions } from '../../../webhook/src/options.ts';
 import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
-import { makeTempCertificates, TEST_SERVER_NAME, type TestCertificates } from './support/certs.ts';
+import {
+  loopbackServerArgs,
+  makeTempCertificates,
+  TEST_SERVER_NAME,
+  type TestCertificates,
+} from './support/certs.ts';
 
 const SEED = 20260701;
 const CASES = 2500;
@@ -21,19 +26,7 @@ void describe('fuzz: generated AdmissionReviews against the real HTTPS webhook',
 
   before(async () => {
     certs = await makeTempCertificates();
-    const options = parseWebhookOptions(
-      [
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--tls-cert-file',
-        certs.certFile,
-        '--tls-key-file',
-        certs.keyFile,
-      ],
-      {},
-    );
+    const options = parseWebhookOptions(loopbackServerArgs(certs), {});
     server = await startWebhookServer(options, {
       logDestination: { write: () => undefined },
       tlsPollIntervalMs: 0,

@@ -11,7 +11,12 @@ import type { Server } from 'node:https';
 import { parseWebhookOptions } from '../../../webhook/src/options.ts';
 import { SERVER_TIMEOUTS, type ServerTimeouts } from '../../../webhook/src/server-timeouts.ts';
 import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
-import { makeTempCertificates, TEST_SERVER_NAME, type TestCertificates } from './support/certs.ts';
+import {
+  loopbackServerArgs,
+  makeTempCertificates,
+  TEST_SERVER_NAME,
+  type TestCertificates,
+} from './support/certs.ts';
 import { logSink } from './support/log-sink.ts';
 import { plainPod, review } from './support/pods.ts';
 
@@ -65,19 +70,7 @@ void describe('slow clients are cut off within bounds that fit the API server', 
 
   before(async () => {
     certs = await makeTempCertificates();
-    const options = parseWebhookOptions(
-      [
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--tls-cert-file',
-        certs.certFile,
-        '--tls-key-file',
-        certs.keyFile,
-      ],
-      {},
-    );
+    const options = parseWebhookOptions(loopbackServerArgs(certs), {});
     production = await startWebhookServer(options, { logDestination: logSink(), tlsPollIntervalMs: 0 });
     short = await startWebhookServer(options, {
       logDestination: logSink(),

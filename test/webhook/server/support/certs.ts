@@ -47,3 +47,17 @@ export async function makeTempCertificates(): Promise<TestCertificates & { clean
   const certs = await generateCertificates(dir);
   return { ...certs, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** `token-broker webhook` flags for a server on 127.0.0.1, on a free port, with these certificates. */
+export function loopbackServerArgs(certs: Pick<TestCertificates, 'certFile' | 'keyFile'>): string[] {
+  return [
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--tls-cert-file',
+    certs.certFile,
+    '--tls-key-file',
+    certs.keyFile,
+  ];
+}
