@@ -1,11 +1,13 @@
 /**
  * `npx tsc -p tsconfig.build.json` into dist/ (git-ignored), so the compiled entry can be measured
  * next to the tsx one. tsc emits even when another part of the tree has type errors; the exit code
- * is reported, and the compiled entry is used only when dist/cli/main.js exists afterwards.
+ * is reported, and the compiled entry is used only when dist/cli/main.js exists afterwards. Then
+ * `npm run build:bundle`'s dist/sidecar.cjs, what the injected sidecar container runs.
  */
 import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bundleSidecar, SIDECAR_BUNDLE } from '../scripts/sidecar-bundle.ts';
 import { msSince } from './stats.ts';
 
 export interface BuildResult {
@@ -16,6 +18,8 @@ export interface BuildResult {
   entry?: string;
   /** First lines of tsc's output when it failed. */
   diagnostics?: string;
+  /** dist/sidecar.cjs and its size, or why it was not built. */
+  sidecarBundle?: { path: string; bytes: number; wallMs: number } | { error: string };
 }
 
 export async function buildDist(root: string): Promise<BuildResult> {
@@ -40,10 +44,16 @@ export async function buildDist(root: string): Promise<BuildResult> {
     () => true,
     () => false,
   );
+  const bundleStarted = process.hrtime.bigint();
+  const sidecarBundle = await bundleSidecar(root).then(
+    (bytes) => ({ path: join(root, SIDECAR_BUNDLE), bytes, wallMs: Math.round(msSince(bundleStarted)) }),
+    (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+  );
   return {
     command,
     exitCode: code,
     wallMs,
+    sidecarBundle,
     ...(exists ? { entry } : {}),
     ...(code !== 0 ? { diagnostics: output.split('\n').slice(0, 10).join('\n') } : {}),
   };

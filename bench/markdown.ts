@@ -1,22 +1,36 @@
 /** Renders bench/report.json as the Markdown summary (printed, and written to docs/bench.md on request). */
 import type { BuildResult } from './build.ts';
+import { renderComparisons } from './figures.ts';
 import type { InjectCliCase } from './inject-cli.ts';
 import type { LoadResult } from './load.ts';
 import type { Machine } from './machine.ts';
 import type { MutateCase } from './mutate.ts';
+import type { PgbenchBench } from './pgbench.ts';
 import type { SidecarBench } from './sidecar.ts';
+import type { GrowthBench } from './growth.ts';
+import { renderGrowth } from './growth-report.ts';
+import type { StormBench } from './storm.ts';
+import { renderStorm } from './storm-report.ts';
 import type { Summary } from './stats.ts';
 import type { WebhookBench } from './webhook.ts';
+import { REMAINING_COST } from './remaining-cost.ts';
 
 export interface Report {
   command: string;
   machine: Machine;
   totalSeconds: number;
+  /** `--quick`: a smoke run whose figures mean little. */
+  quick?: boolean;
+  /** Each headline figure, its baseline and their ratio under stable keys (figures.ts). */
+  figures?: Record<string, number>;
   build?: BuildResult;
   mutate?: MutateCase[];
   webhook?: WebhookBench;
   injectCli?: InjectCliCase[];
   sidecar?: SidecarBench[];
+  pgbench?: PgbenchBench;
+  storm?: StormBench;
+  growth?: GrowthBench;
   errors: string[];
 }
 
@@ -61,6 +75,13 @@ export function renderMarkdown(report: Report): string {
       `Command: \`${report.command}\` (${num(report.totalSeconds)} s in all). Medians and p95 (nearest rank) over every measured ` +
       'sample after warm-up; throughput is one sample per round (median, and the slowest round).',
   );
+  const against = renderComparisons(
+    report,
+    report.quick
+      ? '`--quick`: one start, a short idle, few requests. This run proves the bench works; its figures mean little.'
+      : 'Each baseline ran in the same run, with the same load tool, in interleaved rounds. Absolute figures move with the load on the machine (above); the ratios move less.',
+  );
+  if (against) out.push(against);
   if (report.build) {
     const b = report.build;
     out.push(
@@ -94,6 +115,8 @@ export function renderMarkdown(report: Report): string {
         loadRow('fastify `app.inject`, concurrent', w.inject.concurrent8),
         loadRow(`HTTPS keep-alive (${w.https.runtime} process), sequential`, w.https.sequential),
         loadRow(`HTTPS keep-alive (${w.https.runtime} process), concurrent`, w.https.concurrent8),
+        loadRow('baseline: bare fastify HTTPS, sequential', w.https.baselineFastify.sequential),
+        loadRow('baseline: bare fastify HTTPS, concurrent', w.https.baselineFastify.concurrent8),
       ]),
     );
   }
@@ -108,27 +131,60 @@ export function renderMarkdown(report: Report): string {
   }
   if (report.sidecar) {
     out.push(
-      '### Sidecar process (1 RDS target via IRSA, 1 Mongo target with AssumeRole; local STS emulator)',
+      `### Sidecar process (${report.sidecar[0]?.targets.join(', ') ?? ''}; IRSA against the local STS emulator)`,
     );
     out.push(
       table(
         [
           'runtime',
           'spawn → first token file ms median / p95',
+          'spawn → all files ms median / p95',
+          'CPU-s to all files + 1 s median',
+          'STS calls at start (needed)',
           'spawn → /readyz ms median / p95',
-          'RSS after 5 s idle MiB (anon)',
-          'idle CPU over 10 s',
+          'RSS after idle MiB (anon)',
+          'idle CPU',
           'RSS after API load MiB',
           'SIGTERM → exit ms',
         ],
         report.sidecar.map((s) => [
           s.runtime,
           `${ms(s.spawnToFirstTokenMs)} (${s.startups} starts)`,
+          ms(s.spawnToFilesWrittenMs),
+          num(s.cpuSecondsToFilesWrittenPlus1s.median, 2),
+          `${s.stsCallsAtStart.perStart.join(', ')} (${s.stsCallsAtStart.needed})`,
           ms(s.spawnToReadyMs),
           `${num(s.rssAfter5sIdleMiB, 1)} (${num(s.rssAnonAfter5sIdleMiB, 1)})`,
           s.idleCpuCores === 0 ? '< 1 millicore' : `${num(s.idleCpuCores * 1000, 1)} millicores`,
           num(s.rssAfterApiLoadMiB, 1),
           String(s.sigtermToExitMs),
+        ]),
+      ),
+    );
+    out.push(
+      'Baselines, started in the same rounds (order rotating): a bare idle `node`, and an app signing its own RDS token with the AWS SDK:',
+    );
+    out.push(
+      table(
+        [
+          'process',
+          'spawn → token ms median / p95',
+          'CPU-s to token + 1 s median',
+          'RSS after idle MiB (anon)',
+        ],
+        report.sidecar.flatMap((s) => [
+          [
+            `bare node (beside ${s.runtime})`,
+            '-',
+            '-',
+            `${num(s.baselines.bareNode.idleMemoryMiB.rss, 1)} (${num(s.baselines.bareNode.idleMemoryMiB.anon, 1)})`,
+          ],
+          [
+            `app with @aws-sdk/rds-signer (beside ${s.runtime})`,
+            ms(s.baselines.seedApp.spawnToTokenMs),
+            num(s.baselines.seedApp.cpuSecondsToTokenPlus1s.median, 2),
+            `${num(s.baselines.seedApp.idleMemoryMiB.rss, 1)} (${num(s.baselines.seedApp.idleMemoryMiB.anon, 1)})`,
+          ],
         ]),
       ),
     );
@@ -143,6 +199,35 @@ export function renderMarkdown(report: Report): string {
       ),
     );
   }
+  if (report.pgbench) {
+    const p = report.pgbench;
+    out.push(
+      `### pgbench select-only: direct vs through the sidecar's PostgreSQL proxy (${p.clients} clients, ${p.threads} threads, ${p.rounds} interleaved rounds of ${p.secondsPerRound} s each; sidecar: ${p.sidecarRuntime})`,
+    );
+    const row = (label: string, s: PgbenchBench['direct']): string[] => [
+      label,
+      `${num(s.tps.median)} (${num(s.tps.min)})`,
+      `${fixed(s.latencyMs.median)} / ${fixed(s.latencyMs.p99)}`,
+      num(s.latencyMs.transactions),
+    ];
+    out.push(
+      table(
+        ['path', 'tps median (slowest round)', 'latency ms median / p99', 'transactions logged'],
+        [
+          row('direct: verified TLS, RDS token as password', p.direct),
+          row('proxy: 127.0.0.1, no password, no token code', p.proxied),
+        ],
+      ),
+    );
+    out.push(
+      `Throughput through the proxy: ${num(p.throughputRatio, 2)}x direct; added p99 latency ${fixed(p.addedP99Ms)} ms; ` +
+        `the sidecar used ${fixed(p.sidecarCpuUsPerTransaction)} µs of CPU per proxied transaction. ` +
+        `Sidecar RSS ${num(p.sidecarRssMiB.before, 1)} MiB before, ${num(p.sidecarRssMiB.withOpenConnections, 1)} MiB with ${p.sidecarRssMiB.openConnections} open proxied connections. ` +
+        `${p.pgbench}; ${p.server}.`,
+    );
+  }
+  if (report.storm) out.push(...renderStorm(report.storm));
+  if (report.growth) out.push(...renderGrowth(report.growth));
   if (report.errors.length > 0) {
     out.push('### Not measured');
     out.push(report.errors.map((e) => `- ${e}`).join('\n'));
@@ -157,20 +242,60 @@ export function renderDoc(report: Report): string {
 Measurements, not tests: nothing here passes or fails. \`npm run bench\` runs everything on 127.0.0.1 with
 bounded request counts (about a minute on an idle 2-CPU machine), writes \`bench/report.json\` (git-ignored) and prints
 this summary; \`npm run bench -- --doc docs/bench.md\` rewrites this page from the run (numbers are never
-edited by hand). \`--only build,mutate,webhook,inject,sidecar\` runs a subset.
+edited by hand). \`--only build,mutate,webhook,inject,sidecar,pgbench,storm,growth\` runs a subset.
 
 - **mutatePod**: the webhook's pure core on the two examples' pod templates (with their ServiceAccount)
   and on a pod with three targets; warm-up, then 7 rounds of 1000 calls, each call timed.
 - **Webhook \`/mutate\`**: the documented AdmissionReview through fastify \`app.inject\` (in process, no
   sockets), and over HTTPS with keep-alive against \`token-broker webhook\` as its own process with a
   certificate from \`certs/generate.sh\`; sequential and 8 in flight, warm-up then 5 rounds.
+- **Baselines** (same run, same load tool, interleaved rounds): bare fastify over HTTPS with the same
+  certificate and body answering the webhook's own answer (\`bench/baseline/bare-fastify.ts\`, the
+  webhook's floor); a bare idle \`node\` (the sidecar's floor); and an app that loads
+  \`@aws-sdk/rds-signer\` and the credential providers and signs a token itself against the STS emulator
+  (\`bench/baseline/seed-app.ts\`, what an app carries without the sidecar). Baseline processes run as
+  plain JavaScript transpiled into \`.tmp/bench/\`, with no TypeScript loader. RSS counts the node
+  binary's file-backed pages, shared by every container of one image layer; anon (\`RssAnon\`) is what
+  each process adds. \`bench/report.json\` holds every figure, baseline and ratio under stable keys in
+  \`figures\` (for example \`webhook.mutate.reqPerSec\`, \`baseline.fastify.reqPerSec\`,
+  \`ratio.webhook.mutate.reqPerSec\`). \`--quick\` (one start, a short idle, few requests; no build
+  unless asked with \`--only\`) proves the bench runs and writes \`bench/report.quick.json\` instead.
 - **Offline inject**: \`token-broker inject -f <example>\` as a new process per run (cold start).
-- **Sidecar**: \`token-broker sidecar\` as a process against the local STS emulator (IRSA web identity
-  for the RDS target, AssumeRole for the Mongo target): spawn to first token file and to \`/readyz\`,
+- **Sidecar**: \`token-broker sidecar\` as a process against the local STS emulator with three targets
+  (PostgreSQL and MySQL with the pod's IRSA identity, MongoDB with AssumeRole on top): spawn to first
+  token file, to every target file written (and CPU time, user + sys, at that point + 1 s), the STS
+  calls of each start against the two needed, and to \`/readyz\`,
   RSS (\`/proc/<pid>/status\`) after 5 s idle, CPU (\`/proc/<pid>/stat\`, 10 ms clock ticks, so 1 millicore resolution) over 10 s idle, then
-  \`GET /v1/token/<name>\` with keep-alive, then SIGTERM to exit. Both for the tsx entry
-  (\`node --import tsx cli/main.ts\`) and the compiled one (\`node dist/cli/main.js\`, built by the bench
-  with \`npx tsc -p tsconfig.build.json\`).
+  \`GET /v1/token/<name>\` with keep-alive, then SIGTERM to exit. For the tsx entry
+  (\`node --import tsx cli/main.ts\`), the compiled one (\`node dist/cli/main.js\`, built by the bench
+  with \`npx tsc -p tsconfig.build.json\`) and the image command, what the webhook injects: the one-file
+  bundle \`dist/sidecar.cjs\` (\`npm run build:bundle\`, which the bench runs after tsc) under the
+  injected V8 flags (\`webhook/src/sidecar-container.ts\`); the figures use the image command.
+- **pgbench**: \`pgbench -S\` (select-only, scale 1, 8 clients) against a real PostgreSQL with TLS whose
+  logins go through the RDS-like IAM check of the e2e tests: direct (verified TLS, a fresh RDS token as
+  \`PGPASSWORD\`) and through the sidecar's loopback proxy (no password), in alternating interleaved
+  rounds of the same run; latency from pgbench's transaction log (a quarter of the transactions
+  sampled) and the sidecar's CPU time per proxied transaction (\`/proc/<pid>/stat\`); then the sidecar's
+  RSS with 100 open proxied connections. \`--quick\` runs 2 rounds of 2 s.
+- **Start storm** (\`bench/storm.ts\`): 1000 pods started at once (a rollout, a node drain), each with
+  the bench sidecar's three targets, against the STS emulator throttling above 100 calls/s (a token
+  bucket with one second of burst, answering 400 \`Throttling\` as STS does). Each pod is a real
+  \`startSidecar\` with its own refreshers, backoff with real jitter, base-identity and role caches, AWS
+  SDK clients and files (on tmpfs, like the pod's in-memory volume); all are built first and released
+  together. Every call STS sees counts, whoever retried it. Against the ideal: the needed calls (one
+  web identity and one AssumeRole per pod) and the time they take at the rate, (needed - burst) / rate.
+  What it leaves out: the pods share one process and event loop (their CPU work is serialised, not
+  spread over nodes; on a loaded machine the event-loop delay printed with it shows how starved they
+  were), each pod's process start-up is not paid, and STS is on loopback. With every pod calling at
+  the same instant, the first wave alone is throttled for all but the burst: no backoff can make
+  fewer than needed + (pods - burst) calls (1.45x for 1000 pods at 100 calls/s), so the goal of
+  1.2x holds only when pods arrive spread out (as real rollouts mostly do). \`--quick\`: 20 pods at
+  20 calls/s.
+- **Growth** (\`bench/growth*.ts\`): real sidecar processes (compiled entry when built) with 1, 10 and
+  50 targets side by side (postgres, mysql, mongo with one shared role, cycling), each against an
+  emulator issuing 8 s credentials so refreshes happen while measured: RSS and anon after 5 s, then
+  CPU over 20 s divided by the credential refreshes in it. The webhook's \`POST /mutate\` in process
+  (\`app.inject\`) with 1 and 20 \`rds-\` annotations. \`--quick\`: 1 and 10 targets, short windows.
 
 Percentiles are nearest rank: where there are only a few samples (process starts: 5 to 7), the p95 is
 the slowest run. Client and servers share the same CPUs, so on a small machine the load generator's own cost is part
@@ -178,5 +303,6 @@ of every HTTP number.
 
 ## Latest run
 
-${renderMarkdown(report)}`;
+${renderMarkdown(report)}
+${REMAINING_COST}`;
 }

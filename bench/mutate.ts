@@ -101,10 +101,11 @@ function measure(
   };
 }
 
-export async function benchMutate(root: string): Promise<MutateCase[]> {
+/** `quick`: a smoke run (a few calls) that proves the bench works. */
+export async function benchMutate(root: string, quick = false): Promise<MutateCase[]> {
   const invoicing = await exampleInput(root, 'invoicing-rds-postgres.yaml');
   const atlas = await exampleInput(root, 'atlas-mongo-app.yaml');
-  const [warmup, rounds, calls] = [2000, 7, 1000];
+  const [warmup, rounds, calls] = quick ? [100, 2, 100] : [2000, 7, 1000];
   return [
     measure('examples/invoicing-rds-postgres.yaml', invoicing, warmup, rounds, calls),
     measure('examples/atlas-mongo-app.yaml', atlas, warmup, rounds, calls),

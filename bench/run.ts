@@ -1,6 +1,9 @@
 /**
- * `npm run bench [-- --only <sections>] [--doc docs/bench.md]`: measures, never judges. Writes
- * bench/report.json and prints a Markdown summary. Sections: build, mutate, webhook, inject, sidecar.
+ * `npm run bench [-- --only <sections>] [--doc docs/bench.md] [--quick]`: measures, never judges. Writes
+ * bench/report.json and prints a Markdown summary. Sections: build, mutate, webhook, inject, sidecar,
+ * pgbench, storm (a start storm against throttling STS), growth (cost against the number of
+ * targets). `--quick` shortens the sections that take a duration (pgbench, storm, growth) for a smoke
+ * run.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -11,18 +14,25 @@ import { benchInjectCli } from './inject-cli.ts';
 import { describeMachine, loadAverage1m } from './machine.ts';
 import { renderDoc, renderMarkdown, type Report } from './markdown.ts';
 import { benchMutate } from './mutate.ts';
-import { benchSidecar } from './sidecar.ts';
+import { benchPgbench } from './pgbench.ts';
+import { comparisons, figures } from './figures.ts';
+import { benchSidecar, FULL, imageSidecarEntry, QUICK, type SidecarEntry } from './sidecar.ts';
+import { benchGrowth } from './growth.ts';
+import { growthFigureKeys } from './growth-report.ts';
+import { benchStorm, STORM_FULL, STORM_QUICK } from './storm.ts';
+import { stormFigureKeys } from './storm-report.ts';
 import { msSince } from './stats.ts';
 import { benchWebhook } from './webhook.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SECTIONS = ['build', 'mutate', 'webhook', 'inject', 'sidecar'] as const;
+const SECTIONS = ['build', 'mutate', 'webhook', 'inject', 'sidecar', 'pgbench', 'storm', 'growth'] as const;
 type Section = (typeof SECTIONS)[number];
-const USAGE = `usage: npm run bench [-- --only ${SECTIONS.join(',')}] [--doc docs/bench.md]`;
+const USAGE = `usage: npm run bench [-- --only ${SECTIONS.join(',')}] [--doc docs/bench.md] [--quick]`;
 
-function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string } {
+function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string; quick: boolean } {
   let only = new Set<Section>(SECTIONS);
   let doc: string | undefined;
+  let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--only') {
@@ -37,6 +47,8 @@ function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string 
     } else if (arg === '--doc') {
       doc = argv[++i];
       if (!doc) throw new Error(`--doc needs a path; ${USAGE}`);
+    } else if (arg === '--quick') {
+      quick = true;
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -44,7 +56,7 @@ function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string 
       throw new Error(`unknown argument "${arg}"; ${USAGE}`);
     }
   }
-  return { only, ...(doc ? { doc } : {}) };
+  return { only, quick, ...(doc ? { doc } : {}) };
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -76,24 +88,49 @@ async function main(): Promise<number> {
   };
 
   const tsx = { label: 'tsx', args: ['--import', 'tsx', 'cli/main.ts'] };
+  report.quick = args.quick;
+  // A smoke run uses the tsx entry: no build unless --only asks for it.
+  if (args.quick && !argv.includes('--only')) args.only.delete('build');
   report.build = await section('build', () => buildDist(ROOT));
   const compiled = report.build?.entry ? { label: 'node dist', args: ['dist/cli/main.js'] } : undefined;
   const entries = compiled ? [tsx, compiled] : [tsx];
 
-  report.mutate = await section('mutate', () => benchMutate(ROOT));
-  report.webhook = await section('webhook', () => benchWebhook(ROOT, compiled ?? tsx));
+  report.mutate = await section('mutate', () => benchMutate(ROOT, args.quick));
+  report.webhook = await section('webhook', () => benchWebhook(ROOT, compiled ?? tsx, args.quick));
   report.injectCli = await section('inject', () =>
-    benchInjectCli(ROOT, entries, ['examples/invoicing-rds-postgres.yaml', 'examples/atlas-mongo-app.yaml']),
+    benchInjectCli(
+      ROOT,
+      entries,
+      ['examples/invoicing-rds-postgres.yaml', 'examples/atlas-mongo-app.yaml'],
+      ...(args.quick ? [1, 0] : []),
+    ),
   );
+  const bundle = report.build?.sidecarBundle;
+  // What the webhook injects: the bundle under the injected command's V8 flags (when it was built).
+  const sidecarEntries: SidecarEntry[] =
+    bundle && 'path' in bundle ? [...entries, imageSidecarEntry(bundle.path)] : entries;
   report.sidecar = await section('sidecar', async () => {
     const out = [];
-    for (const entry of entries) out.push(await benchSidecar(ROOT, entry));
+    for (const entry of sidecarEntries) out.push(await benchSidecar(ROOT, entry, args.quick ? QUICK : FULL));
     return out;
   });
+  report.pgbench = await section('pgbench', () =>
+    benchPgbench({ quick: args.quick, entry: compiled ?? tsx }),
+  );
+
+  report.storm = await section('storm', () => benchStorm(args.quick ? STORM_QUICK : STORM_FULL));
+  report.growth = await section('growth', () => benchGrowth(ROOT, compiled ?? tsx, args.quick));
 
   report.totalSeconds = Math.round(msSince(started) / 1000);
   report.machine.loadAverage.end = loadAverage1m();
-  await writeFile(new URL('./report.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+  report.figures = {
+    ...figures(comparisons(report)),
+    ...stormFigureKeys(report.storm),
+    ...growthFigureKeys(report.growth),
+  };
+  // A smoke run (npm test) leaves the last real report alone.
+  const reportFile = args.quick ? 'report.quick.json' : 'report.json';
+  await writeFile(new URL(`./${reportFile}`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(renderMarkdown(report));
   if (args.doc) {
     // Formatted like the rest of the repository, so `npm run lint` (prettier --check) stays clean.
@@ -102,7 +139,7 @@ async function main(): Promise<number> {
     await writeFile(path, await format(renderDoc(report), { ...options, filepath: path }));
     log(`wrote ${args.doc}`);
   }
-  log(`wrote bench/report.json (${report.totalSeconds} s)`);
+  log(`wrote bench/${reportFile} (${report.totalSeconds} s)`);
   return report.errors.length > 0 ? 1 : 0;
 }
 

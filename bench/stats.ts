@@ -4,6 +4,7 @@ export interface Summary {
   n: number;
   median: number;
   p95: number;
+  p99: number;
   min: number;
   max: number;
 }
@@ -21,6 +22,7 @@ export function summarize(samples: readonly number[]): Summary {
     n: sorted.length,
     median: percentile(sorted, 50),
     p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
     min: sorted[0] ?? Number.NaN,
     max: sorted[sorted.length - 1] ?? Number.NaN,
   };
@@ -37,6 +39,7 @@ export function roundSummary(s: Summary, digits = 4): Summary {
     n: s.n,
     median: round(s.median, digits),
     p95: round(s.p95, digits),
+    p99: round(s.p99, digits),
     min: round(s.min, digits),
     max: round(s.max, digits),
   };

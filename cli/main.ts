@@ -15,7 +15,14 @@ Commands:
   sidecar [--once [--once-timeout <s>]]
                       Run the credential broker inside a pod (configured by the webhook);
                       --once fetches every target, retrying up to the timeout (60 s), then exits.
+  status [--json]     Ask this pod's sidecar for every target's state, expiry and last error;
+                      exit 0 only when every target is fresh.
+  doctor [--json]     Check identity, STS, roles, RDS signing, database reachability, the shared
+                      directory and clock skew, in order, with the fix for each failure.
   version             Print the version.
+
+The image has no shell: run status and doctor in the sidecar container, e.g.
+  kubectl exec -n <namespace> <pod> -c token-broker -- /nodejs/bin/node /app/dist/cli/main.js status
 
 Run 'token-broker <command> --help' for a command's options.
 `;
@@ -53,6 +60,24 @@ async function main(argv: string[]): Promise<number> {
     case 'sidecar': {
       const { runSidecar } = await import('../sidecar/src/main.ts');
       return runSidecar(rest, process.env);
+    }
+    case 'status': {
+      const { runStatus } = await import('./status/status-command.ts');
+      return runStatus(rest, {
+        env: process.env,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        now: () => Date.now(),
+      });
+    }
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor/doctor-command.ts');
+      return runDoctor(rest, {
+        env: process.env,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        now: () => Date.now(),
+      });
     }
     case 'version':
     case '--version':

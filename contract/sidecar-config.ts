@@ -6,7 +6,7 @@
 
 import { targetProblems } from './target-rules.ts';
 
-export { TARGET_NAME_PATTERN } from './target-rules.ts';
+export { PROXY_PORT_MIN, TARGET_NAME_PATTERN } from './target-rules.ts';
 
 export const SIDECAR_CONFIG_API_VERSION = 'token-broker.io/v1';
 
@@ -41,7 +41,20 @@ export interface RdsTarget extends TargetBase {
   port: number;
   database: string;
   user: string;
+  /** postgres only: the sidecar's loopback proxy that logs in with a fresh token for the app. */
+  proxy?: PgProxyConfig;
 }
+
+/** The PostgreSQL loopback proxy of one target (sidecar/src/pg-proxy/). */
+export interface PgProxyConfig {
+  /** Port on 127.0.0.1 inside the pod, 1024-65535. */
+  port: number;
+  /** PEM bundle of the CAs the database's certificate is verified against (the RDS CA bundle). */
+  caFile: string;
+}
+
+/** The proxy listens on IPv4 loopback only: never reachable from outside the pod. */
+export const PROXY_HOST = '127.0.0.1';
 
 export interface MongoTarget extends TargetBase {
   kind: 'mongo';
@@ -132,6 +145,11 @@ function optionalString(obj: Json, key: string, path: string): string | undefine
   return requireString(obj, key, path);
 }
 
+function parseProxy(raw: unknown, path: string): PgProxyConfig {
+  if (!isObject(raw)) throw new SidecarConfigError(path, 'must be an object with port and caFile');
+  return { port: requirePort(raw, 'port', path), caFile: requireString(raw, 'caFile', path) };
+}
+
 function requirePort(obj: Json, key: string, path: string): number {
   const value = obj[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
@@ -166,6 +184,7 @@ function parseTargetShape(raw: unknown, path: string): Target {
       port: requirePort(raw, 'port', path),
       database: requireString(raw, 'database', path),
       user: requireString(raw, 'user', path),
+      ...(raw.proxy === undefined ? {} : { proxy: parseProxy(raw.proxy, `${path}.proxy`) }),
     };
   }
   if (raw.kind === 'mongo') {
@@ -234,6 +253,12 @@ export function parseSidecarConfig(json: string): SidecarConfig {
     }
     seen.add(t.name);
   }
+  const listenPorts = {
+    apiPort: requirePort(listen, 'apiPort', 'listen'),
+    healthPort: requirePort(listen, 'healthPort', 'listen'),
+    metricsPort: requirePort(listen, 'metricsPort', 'listen'),
+  };
+  checkProxyPorts(targets, listenPorts);
   const directory = requireString(raw, 'directory', '');
   if (!directory.startsWith('/')) {
     throw new SidecarConfigError('directory', 'must be an absolute path (the shared volume mount)');
@@ -241,15 +266,29 @@ export function parseSidecarConfig(json: string): SidecarConfig {
   const config: SidecarConfig = {
     apiVersion: SIDECAR_CONFIG_API_VERSION,
     directory,
-    listen: {
-      apiPort: requirePort(listen, 'apiPort', 'listen'),
-      healthPort: requirePort(listen, 'healthPort', 'listen'),
-      metricsPort: requirePort(listen, 'metricsPort', 'listen'),
-    },
+    listen: listenPorts,
     refresh: { marginSeconds: margin },
     targets,
   };
   return deepFreeze(config);
+}
+
+/** A proxy port must not be one of the sidecar's own ports or another target's proxy port. */
+function checkProxyPorts(targets: readonly Target[], listen: SidecarConfig['listen']): void {
+  const owners = new Map<number, string>(
+    Object.entries(listen).map(([key, port]) => [port, `listen.${key}`]),
+  );
+  for (const [i, t] of targets.entries()) {
+    if (t.kind !== 'rds' || t.proxy === undefined) continue;
+    const owner = owners.get(t.proxy.port);
+    if (owner !== undefined) {
+      throw new SidecarConfigError(
+        `targets[${i}].proxy.port`,
+        `${t.proxy.port} is also ${owner}; give the proxy of target "${t.name}" a port of its own`,
+      );
+    }
+    owners.set(t.proxy.port, `the proxy port of target "${t.name}"`);
+  }
 }
 
 /** Canonical JSON for the env var: stable key order so the injected pod is deterministic. */

@@ -9,6 +9,8 @@ import { OPTION_FILE_VALUE_RULE, optionFileCharacter } from './mysql-option-valu
 import { escapeUnsafeCharacters, unsafeCharacter } from './safe-text.ts';
 import type { Target } from './sidecar-config.ts';
 
+/** Lowest proxy port: the sidecar runs unprivileged. */
+export const PROXY_PORT_MIN = 1024;
 export const TARGET_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
 export const REGION_PATTERN = /^[a-z]{2}(?:-[a-z]+){1,3}-\d{1,2}$/;
 export const ROLE_ARN_PATTERN =
@@ -86,6 +88,19 @@ export function targetProblems(target: Target): TargetProblem[] {
     check('host', hostProblem(undefined, target.host));
     check('user', text(target.user));
     check('database', text(target.database));
+    if (target.proxy !== undefined) {
+      if (target.engine !== 'postgres') {
+        check('proxy', 'the proxy speaks PostgreSQL only; use the token file for mysql');
+      }
+      const { port, caFile } = target.proxy;
+      if (!Number.isInteger(port) || port < PROXY_PORT_MIN || port > 65535) {
+        check('proxy.port', `must be an integer port from ${PROXY_PORT_MIN} to 65535 (unprivileged)`);
+      }
+      check(
+        'proxy.caFile',
+        caFile.startsWith('/') ? textProblem(caFile) : 'must be an absolute path to the CA bundle (PEM)',
+      );
+    }
     return problems;
   }
   if (target.scheme === 'mongodb+srv' && target.hosts.length !== 1) {

@@ -21,6 +21,7 @@ export const TEST_REQUIREMENTS: readonly DebianRequirement[] = [
       { file: '/usr/lib/postgresql/*/bin/initdb' },
       { file: '/usr/lib/postgresql/*/bin/pg_ctl' },
       { file: '/usr/lib/postgresql/*/bin/postgres' },
+      { file: '/usr/lib/postgresql/*/bin/pgbench' },
     ],
   },
   {
@@ -29,8 +30,28 @@ export const TEST_REQUIREMENTS: readonly DebianRequirement[] = [
     probes: [{ command: 'psql' }, { file: '/usr/lib/postgresql/*/bin/psql' }],
   },
   {
+    package: 'default-jre-headless',
+    why: 'PostgreSQL proxy e2e: runs the HikariCP harness (java runs its single source file, no JDK needed)',
+    probes: [{ command: 'java' }],
+  },
+  {
+    package: 'libhikaricp-java',
+    why: 'PostgreSQL proxy e2e: HikariCP, a pool that reads its password once',
+    probes: [{ file: '/usr/share/java/HikariCP.jar' }],
+  },
+  {
+    package: 'libpostgresql-jdbc-java',
+    why: 'PostgreSQL proxy e2e: the PostgreSQL JDBC driver',
+    probes: [{ file: '/usr/share/java/postgresql.jar' }],
+  },
+  {
+    package: 'libslf4j-java',
+    why: "PostgreSQL proxy e2e: HikariCP's logging API and its no-op binding",
+    probes: [{ file: '/usr/share/java/slf4j-api.jar' }, { file: '/usr/share/java/slf4j-nop.jar' }],
+  },
+  {
     package: 'prometheus',
-    why: 'alert-rule and metric tests: promtool (the package also holds the server)',
+    why: 'alert-rule and metric tests (promtool) and the real-Prometheus SRE e2e (prometheus)',
     probes: [{ command: 'promtool' }, { command: 'prometheus' }],
   },
   {

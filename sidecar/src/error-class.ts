@@ -223,3 +223,76 @@ function classifyByError(error: unknown): ErrorClass {
 export function hintFor(errorClass: ErrorClass): string {
   return ERROR_HINTS[errorClass];
 }
+
+/**
+ * Why a client's connection through the PostgreSQL proxy (pg-proxy/) did not get a session: the
+ * `reason` label of token_broker_proxy_login_failures_total and the `errorClass` of the proxy's logs
+ * and of the ErrorResponse the client reads. A fixed set apart from ERROR_CLASSES: these are about
+ * one connection, not about the refresh of a target.
+ */
+export const PROXY_ERROR_CLASSES = [
+  'wrong-user',
+  'client-protocol',
+  'upstream-unreachable',
+  'upstream-no-tls',
+  'upstream-tls',
+  'upstream-timeout',
+  'upstream-auth',
+  'upstream-auth-method',
+  'upstream-error',
+  'upstream-protocol',
+  'no-token',
+] as const;
+
+export type ProxyErrorClass = (typeof PROXY_ERROR_CLASSES)[number];
+
+export const PROXY_ERROR_HINTS: Readonly<Record<ProxyErrorClass, string>> = Object.freeze({
+  'wrong-user':
+    "connect as the target's user (the user of TOKEN_BROKER_<NAME>_PROXY_URL): the proxy logs in to the database as that user only",
+  'client-protocol':
+    'connect with a PostgreSQL client using protocol 3 and sslmode=disable (or prefer): the proxy listens on 127.0.0.1 inside the pod and speaks TLS only to the database',
+  'upstream-unreachable':
+    "the database's host or port cannot be reached from the pod: check the endpoint in the token-broker.io/rds-<name> annotation, DNS, the DB's security group (inbound from the node or pod security group) and egress NetworkPolicies",
+  'upstream-no-tls':
+    'the database refused TLS: the proxy logs in only over verified TLS; enable SSL on the database (RDS has it on by default)',
+  'upstream-tls':
+    "the database's certificate did not verify against the CA bundle or does not name the target's host: mount the current RDS CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) through the token-broker.io/rds-ca-configmap annotation, and use the instance or cluster endpoint (not a CNAME or IP) in the target annotation",
+  'upstream-timeout':
+    'the database did not complete the connection or the login in time: check the security group, the instance status, and max_connections',
+  'upstream-auth':
+    "the database refused the IAM login: grant the rds_iam role to the user (GRANT rds_iam TO <user>), allow rds-db:connect on arn:aws:rds-db:<region>:<account>:dbuser:<resource-id>/<user> to the pod's role, and enable IAM database authentication on the instance",
+  'upstream-auth-method':
+    'the database asked for a password method other than the clear-text one IAM authentication uses: grant the rds_iam role to the user so RDS authenticates it with IAM',
+  'upstream-error':
+    "the database refused the session after the login (read the message: e.g. the database does not exist or too many connections): fix the database name in the client's connection string or the server's limits",
+  'upstream-protocol':
+    "the far end does not speak the PostgreSQL protocol as expected: check that the target annotation's host and port are the database's",
+  'no-token':
+    'the sidecar holds no valid RDS token for the target and could not sign one: see the refresh errors in the sidecar log (errorClass and hint) and /v1/status',
+});
+
+/** SQLSTATE of the ErrorResponse the client reads, per class (the server's own code for upstream-auth). */
+export const PROXY_SQLSTATES: Readonly<Record<ProxyErrorClass, string>> = Object.freeze({
+  'wrong-user': '28000',
+  'client-protocol': '08P01',
+  'upstream-unreachable': '08001',
+  'upstream-no-tls': '08001',
+  'upstream-tls': '08001',
+  'upstream-timeout': '08001',
+  'upstream-auth': '28000',
+  'upstream-auth-method': '28000',
+  'upstream-error': '08004',
+  'upstream-protocol': '08P01',
+  'no-token': '08001',
+});
+
+const TLS_VERIFY_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH)/;
+
+/** An error of the upstream leg (socket, DNS, TLS) -> its proxy error class. */
+export function classifyUpstreamError(error: unknown): ProxyErrorClass {
+  const { codes, text } = facts(error);
+  if (codes.some((c) => TLS_VERIFY_CODE.test(c)) || /certificate|altnames/i.test(text)) return 'upstream-tls';
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) return 'upstream-timeout';
+  if (codes.some((c) => NETWORK_CODES.has(c))) return 'upstream-unreachable';
+  return 'upstream-protocol';
+}

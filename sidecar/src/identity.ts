@@ -28,6 +28,11 @@ export interface TemporaryCredentials {
   readonly sessionToken: string | undefined;
   /** Epoch ms. */
   readonly expiresAt: number;
+  /**
+   * Epoch ms: when a shared source (credential-cache.ts) fetches anew. Its users refresh then, not
+   * on a schedule of their own, so STS sees one call per lifetime however many targets share them.
+   */
+  readonly refreshAt?: number;
 }
 
 /** One call for new credentials: exactly one STS (or credentials endpoint) request, no cache. */
@@ -90,6 +95,8 @@ export interface BaseProviderOptions {
   requestTimeoutMs?: number;
   /** The timeout of the container credentials (EKS Pod Identity) and IMDS providers. */
   credentialsEndpointTimeoutMs?: number;
+  /** More plugins for the web identity STS client (e.g. request timing, sts-timing.ts). */
+  stsPlugins?: readonly StsPlugin[];
 }
 
 /** The SDK's default is 1 s with 3 retries; the EKS Pod Identity agent may need longer when busy. */
@@ -141,9 +148,9 @@ export const BASE_IDENTITY_TIMEOUT_MS = 15_000;
 /**
  * The pod's own identity: the SDK default chain. Each call runs a chain of its own, under a
  * deadline: a call that never settles (a credentials endpoint that accepts the connection and never
- * answers) then holds no lock the next call would wait on. Callers needing a cache have one: the STS
- * clients memoize their credentials, and the refresher holds the base identity itself. The expiry
- * comes back on this node's clock (through `clock`), so the SDK's own cache judges it right too.
+ * answers) then holds no lock the next call would wait on. The sidecar shares one cached copy
+ * between its targets and its STS clients (base-identity.ts). The expiry comes back on this node's
+ * clock (through `clock`), so any cache judges it right too.
  */
 export function createBaseProvider(
   options: BaseProviderOptions,
@@ -152,7 +159,7 @@ export function createBaseProvider(
 ): BaseProvider {
   const init = {
     clientConfig: stsClientConfig(options.region, options.stsEndpoint, options.requestTimeoutMs),
-    ...(clock !== undefined ? { clientPlugins: [stsDatePlugin(clock)] } : {}),
+    clientPlugins: [...(clock !== undefined ? [stsDatePlugin(clock)] : []), ...(options.stsPlugins ?? [])],
     // EKS Pod Identity / ECS container endpoint and IMDS (the SDK's default: 1 s, 3 retries).
     timeout: options.credentialsEndpointTimeoutMs ?? CREDENTIALS_ENDPOINT_TIMEOUT_MS,
     maxRetries: 1,
@@ -180,8 +187,10 @@ export function createStsClient(
   endpoint?: string,
   requestTimeoutMs?: number,
   clock?: StsClock,
+  plugins: readonly StsPlugin[] = [],
 ): STSClient {
   const client = new STSClient({ ...stsClientConfig(region, endpoint, requestTimeoutMs), credentials: base });
+  for (const plugin of plugins) client.middlewareStack.use(plugin);
   if (clock !== undefined) {
     client.middlewareStack.use(stsDatePlugin(clock));
     // Sign on STS's clock as last measured (the SDK would learn it only from a refused call).

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { FILES, type Target } from '../../contract/sidecar-config.ts';
 import { createApiHandler, statusDocument } from './api-server.ts';
+import { AssumedRoleCache } from './assumed-role-cache.ts';
+import { shareBaseIdentity } from './base-identity.ts';
 import { CLOCK_SKEW_THRESHOLD_MS, describeOffset, StsClock } from './clock-skew.ts';
+import type { CredentialCachePolicy } from './credential-cache.ts';
 import { StepTimeoutError, withDeadline } from './deadline.ts';
 import { hintFor } from './error-class.ts';
 import { ensureAuthToken, nodeFileOps, removeStaleTempFiles, type FileOps } from './files.ts';
@@ -17,7 +20,6 @@ import { createHealthHandler } from './health-server.ts';
 import { boundAddress, boundPort, closeServer, listenPublic, listenTcp, listenUnix } from './http.ts';
 import {
   createBaseProvider,
-  createCredentialFetcher,
   createStsClient,
   roleSessionName,
   type BaseProviderOptions,
@@ -30,11 +32,14 @@ import { createMetricsHandler } from './metrics-server.ts';
 import { makeMongoCredentials } from './mongo-credentials.ts';
 import { isReservedMongoOption } from './mongo-uri.ts';
 import { parseSidecarOptions, type Env, type SidecarOptions } from './options.ts';
+import { startProxies, type Proxies, type ProxyOverrides } from './pg-proxy/proxies.ts';
 import { FilePublisher } from './publisher.ts';
 import { makeRdsToken, sdkRdsSigner, type RdsSigner } from './rds-token.ts';
 import { CYCLE_TIMEOUT_MS, PUBLISH_TIMEOUT_MS } from './refresh-policy.ts';
 import { readPreviousValues } from './restore.ts';
 import { systemTimers, TargetRefresher, type RefreshEvents, type Timers } from './refresher.ts';
+import { stsTimingPlugin, type StsRequestObserver } from './sts-timing.ts';
+import { targetState } from './target-state.ts';
 
 export interface ListenOverrides {
   /** Host of the credentials API (default 127.0.0.1). */
@@ -67,6 +72,8 @@ export interface SidecarDeps {
   defaultMetrics?: boolean;
   /** runSidecar installs SIGTERM/SIGINT handlers unless false. */
   handleSignals?: boolean;
+  /** PostgreSQL proxies: ports, upstreams, timeouts and drain deadline (tests). */
+  proxy?: ProxyOverrides;
 }
 
 export interface RunningSidecar {
@@ -75,6 +82,8 @@ export interface RunningSidecar {
   readonly authToken: string;
   readonly refreshers: ReadonlyMap<string, TargetRefresher>;
   readonly metrics: SidecarMetrics;
+  /** Bound port of each target's PostgreSQL proxy. */
+  readonly proxyPorts: ReadonlyMap<string, number>;
   readonly logger: Logger;
   /** Resolves with the exit code once the sidecar has stopped (SIGTERM, /quitquitquit, stop()). */
   readonly done: Promise<number>;
@@ -98,30 +107,52 @@ function defaultFetchers(
   deps: SidecarDeps,
   now: () => number,
   clock: StsClock,
+  onStsRequest: StsRequestObserver,
 ) {
   const first = options.config.targets[0] as Target;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? first.region;
-  const base = createBaseProvider({ region, ...deps.identity }, clock);
+  // Request durations on a monotonic clock, whatever clock drives the schedule.
+  const timing = stsTimingPlugin(onStsRequest, () => performance.now());
+  const base = createBaseProvider({ region, ...deps.identity, stsPlugins: [timing] }, clock);
+  // The pod's identity and each role are fetched once per lifetime, shared by the targets using them.
+  const sharing: CredentialCachePolicy = {
+    now,
+    marginMs: options.config.refresh.marginSeconds * 1000,
+    random: deps.random ?? Math.random,
+    deadlineTimers: deps.deadlineTimers ?? systemTimers,
+  };
+  const identity = shareBaseIdentity(base, sharing);
   const clients = new Map<string, StsLike>();
   const stsFor = (r: string): StsLike => {
     let client = clients.get(r);
     if (!client) {
-      client = createStsClient(base, r, deps.identity?.stsEndpoint, deps.identity?.requestTimeoutMs, clock);
+      client = createStsClient(
+        identity.provider,
+        r,
+        deps.identity?.stsEndpoint,
+        deps.identity?.requestTimeoutMs,
+        clock,
+        [timing],
+      );
       clients.set(r, client);
     }
     return client;
   };
   const sessionName = roleSessionName(options.podNamespace, options.podName);
-  return (target: Target) =>
-    createCredentialFetcher(target, {
-      base,
+  const roles = new AssumedRoleCache(
+    identity.fetch,
+    {
+      base: identity.provider,
       stsFor,
       // Regional STS next to the pod; the target's region when the pod's is unknown.
       stsRegion: (t) => env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? t.region,
       sessionName,
       now,
       clock,
-    });
+    },
+    sharing,
+  );
+  return (target: Target) => roles.fetcherFor(target);
 }
 
 /** Logs once when the offset to STS's clock crosses the threshold, and once when it is back. */
@@ -183,8 +214,6 @@ async function buildCore(
   const authToken = await ensureAuthToken(config.directory, FILES.authToken, fileOps);
 
   const stsClock = stsClockFor(logger, timers);
-  const fetcherFor =
-    deps.credentialFetcher ?? defaultFetchers(options, env, deps, () => timers.now(), stsClock);
   const publisher = new FilePublisher(config, fileOps);
   const refreshers = new Map<string, TargetRefresher>();
   const metrics = createMetrics({
@@ -196,10 +225,20 @@ async function buildCore(
     targets: () =>
       [...refreshers.values()].map((r) => {
         const s = r.status();
-        return { target: r.target, expiresAt: s.expiresAt, lastSuccessAt: s.lastSuccessAt };
+        return { ...s, target: r.target, state: targetState(s, timers.now()) };
       }),
     defaultMetrics: deps.defaultMetrics,
   });
+  const fetcherFor =
+    deps.credentialFetcher ??
+    defaultFetchers(
+      options,
+      env,
+      deps,
+      () => timers.now(),
+      stsClock,
+      (action, outcome, ms) => metrics.stsRequest(action, outcome, ms),
+    );
   const events = refreshEvents(metrics, logger, timers, stsClock, onCycle);
   for (const target of config.targets) {
     refreshers.set(
@@ -444,9 +483,12 @@ export async function startSidecar(
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const servers: Server[] = [];
   let stopping: Promise<number> | undefined;
+  let proxies: Proxies | undefined;
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'token-broker sidecar stopping');
+      // The proxies stop accepting at once; their open connections get the drain deadline.
+      const draining = proxies?.drain();
       for (const r of refreshers.values()) r.stop();
       // A write already queued finishes, unless the file system hangs: then stop anyway.
       await withDeadline(
@@ -455,6 +497,7 @@ export async function startSidecar(
         deadlineTimers,
         'file writes at shutdown',
       ).catch((error: unknown) => logger.warn({ error: describeError(error) }, describeError(error).message));
+      await draining;
       await Promise.all(servers.map((s) => closeServer(s)));
       logger.info('token-broker sidecar stopped');
       resolveDone(0);
@@ -499,6 +542,15 @@ export async function startSidecar(
       listen.metricsPort ?? config.listen.metricsPort,
     );
     servers.push(metricsServer);
+    proxies = await startProxies({
+      targets: config.targets,
+      holders: refreshers,
+      registry: core.metrics.registry,
+      logger,
+      refreshMarginMs: config.refresh.marginSeconds * 1000,
+      now: () => (deps.timers ?? systemTimers).now(),
+      ...(deps.proxy === undefined ? {} : { overrides: deps.proxy }),
+    });
     const ports = {
       api: boundPort(apiServer),
       health: boundPort(healthServer),
@@ -520,11 +572,13 @@ export async function startSidecar(
       authToken: core.authToken,
       refreshers,
       metrics: core.metrics,
+      proxyPorts: proxies.ports,
       logger,
       done,
       stop,
     };
   } catch (error) {
+    await proxies?.drain();
     await Promise.all(servers.map((s) => closeServer(s)));
     throw error;
   }

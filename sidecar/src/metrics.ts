@@ -8,6 +8,10 @@
  * | token_broker_refresh_duration_seconds | histogram | target, kind | time of a refresh cycle (STS call, signing, file writes) |
  * | token_broker_credential_expiry_timestamp_seconds | gauge | target, kind | expiry (unix s) of the value served now |
  * | token_broker_last_success_timestamp_seconds | gauge | target, kind | time (unix s) of the last successful refresh |
+ * | token_broker_target_state | gauge | target, kind, state | 1 for the target's state now (fresh, failing, expired, pending; target-state.ts), 0 for the others |
+ * | token_broker_consecutive_failures | gauge | target, kind | refresh cycles failed in a row; 0 after a success |
+ * | token_broker_last_failure_timestamp_seconds | gauge | target, kind, reason | time (unix s) of the latest failed refresh; reason = its error class; absent until a first failure |
+ * | token_broker_sts_request_duration_seconds | histogram | action, outcome | one STS request (AssumeRole, AssumeRoleWithWebIdentity, ...) as the SDK client sent it; outcome success or error |
  * | token_broker_ready | gauge | - | 1 when every target holds a value fresh beyond the margin (as /readyz) |
  * | token_broker_clock_skew_seconds | gauge | - | this node's clock minus STS's, from STS's last `Date` header (NaN until measured) |
  * | token_broker_http_requests_total | counter | route, code | API, health and metrics requests; route is a template |
@@ -26,6 +30,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Target } from '../../contract/sidecar-config.ts';
 import { ERROR_CLASSES, type ErrorClass } from './error-class.ts';
+import type { StsAction, StsOutcome } from './sts-timing.ts';
+import { TARGET_STATES, type TargetState } from './target-state.ts';
 
 export const METRIC_PREFIX = 'token_broker_';
 /** Coarse event-loop sampling keeps the idle sidecar's CPU near zero. */
@@ -50,6 +56,7 @@ export interface SidecarMetrics {
   refreshSuccess(target: Target, durationMs: number): void;
   refreshFailure(target: Target, reason: ErrorClass, durationMs: number): void;
   httpRequest(route: RouteLabel, code: number): void;
+  stsRequest(action: StsAction, outcome: StsOutcome, durationMs: number): void;
 }
 
 export interface TargetSnapshot {
@@ -57,6 +64,10 @@ export interface TargetSnapshot {
   /** Epoch ms. */
   expiresAt: number | undefined;
   lastSuccessAt: number | undefined;
+  state: TargetState;
+  consecutiveFailures: number;
+  lastFailureAt: number | undefined;
+  lastErrorClass: ErrorClass | undefined;
 }
 
 export interface MetricsOptions {
@@ -117,6 +128,44 @@ export function createMetrics(options: MetricsOptions): SidecarMetrics {
     },
   });
   new Gauge({
+    name: `${METRIC_PREFIX}target_state`,
+    help: "1 for the target's current state (fresh, failing, expired, pending), 0 for the other states.",
+    labelNames: [...targetLabels, 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of options.targets()) {
+        // Every state present (0 or 1), so `sum by (state)` counts targets in each, zeros included.
+        for (const state of TARGET_STATES)
+          this.set({ ...labels(s.target), state }, s.state === state ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}consecutive_failures`,
+    help: 'Refresh cycles of the target failed in a row; 0 once one succeeds.',
+    labelNames: targetLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of options.targets()) this.set(labels(s.target), s.consecutiveFailures);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}last_failure_timestamp_seconds`,
+    help: 'Unix time of the latest failed refresh of the target; reason is the error class of that failure.',
+    labelNames: [...targetLabels, 'reason'] as const,
+    registers: [registry],
+    collect() {
+      // One series per target that ever failed: the reason label follows the latest failure.
+      this.reset();
+      for (const s of options.targets()) {
+        if (s.lastFailureAt === undefined || s.lastErrorClass === undefined) continue;
+        this.set({ ...labels(s.target), reason: s.lastErrorClass }, Math.floor(s.lastFailureAt / 1000));
+      }
+    },
+  });
+  new Gauge({
     name: `${METRIC_PREFIX}ready`,
     help: '1 when every target holds credentials fresh beyond the refresh margin, else 0.',
     registers: [registry],
@@ -138,6 +187,13 @@ export function createMetrics(options: MetricsOptions): SidecarMetrics {
     name: `${METRIC_PREFIX}http_requests_total`,
     help: 'HTTP requests served by the sidecar, per route template and status code.',
     labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
+  const stsDuration = new Histogram({
+    name: `${METRIC_PREFIX}sts_request_duration_seconds`,
+    help: 'Duration of one STS request, per action and outcome (success, error), as the SDK client sent it.',
+    labelNames: ['action', 'outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
     registers: [registry],
   });
   if (options.defaultMetrics !== false) {
@@ -163,5 +219,6 @@ export function createMetrics(options: MetricsOptions): SidecarMetrics {
       duration.observe(labels(t), durationMs / 1000);
     },
     httpRequest: (route, code) => requests.inc({ route, code: String(code) }),
+    stsRequest: (action, outcome, durationMs) => stsDuration.observe({ action, outcome }, durationMs / 1000),
   };
 }

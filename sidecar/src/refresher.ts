@@ -20,6 +20,7 @@
  */
 import type { Target } from '../../contract/sidecar-config.ts';
 import { ClockSkewError, type ClockOffset } from './clock-skew.ts';
+import { sharedRetryAt } from './credential-cache.ts';
 import { withDeadline } from './deadline.ts';
 import { classifyError, type ErrorClass } from './error-class.ts';
 import type { CredentialFetcher, TemporaryCredentials } from './identity.ts';
@@ -209,7 +210,9 @@ export class TargetRefresher {
           'fetching credentials',
         );
         this.credentials = credentials;
-        this.credentialsRefreshAt = nextRefreshAt(timers.now(), credentials.expiresAt, marginMs, random);
+        // Shared credentials (credential-cache.ts) come with the point their source fetches anew.
+        this.credentialsRefreshAt =
+          credentials.refreshAt ?? nextRefreshAt(timers.now(), credentials.expiresAt, marginMs, random);
         fetched = true;
       } catch (error) {
         failure = error;
@@ -263,6 +266,12 @@ export class TargetRefresher {
         marginMs,
         backoffFor(errorClass, serving !== undefined),
       );
+      // A shared credential's retry point (credential-cache.ts): its targets retry together, one call.
+      const shared = sharedRetryAt(failure);
+      if (shared !== undefined && shared > finished) {
+        const lastChance = serving === undefined ? Infinity : serving - marginMs;
+        retryAt = lastChance > finished ? Math.min(shared, lastChance) : shared;
+      }
       if (valueNext > finished) retryAt = Math.min(retryAt, valueNext);
       this.schedule(retryAt);
       this.emit(() =>

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { createMetrics } from '../../sidecar/src/metrics.ts';
+import { createProxyMetrics } from '../../sidecar/src/pg-proxy/metrics.ts';
 import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { CHART_DIR, NAMESPACE, REPO_ROOT, findOne, render, renderRun } from './support/helm.ts';
 import { runPromtool } from './support/promtool.ts';
@@ -70,6 +71,8 @@ void describe('alert rules with promtool', () => {
 
   it('uses only metric names the sidecar and the webhook export', async () => {
     const sidecar = createMetrics({ isReady: () => true, targets: () => [], defaultMetrics: false });
+    // The PostgreSQL proxy reports on the sidecar's registry (sidecar/src/pg-proxy/proxies.ts).
+    createProxyMetrics(sidecar.registry, ['orders']);
     const webhook = createWebhookMetrics({ defaultMetrics: false });
     const exported = new Set(
       [...(await sidecar.registry.getMetricsAsJSON()), ...(await webhook.registry.getMetricsAsJSON())].map(

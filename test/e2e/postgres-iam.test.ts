@@ -1,5 +1,6 @@
-// Real libpq (psql) and node-postgres against a real PostgreSQL whose pg_hba sends every TCP login to an
-// LDAP bind that accepts only a valid RDS IAM auth token (signed with credentials the STS emulator issued).
+// Real libpq (psql) and node-postgres against a real PostgreSQL whose pg_hba sends every TLS login to an
+// LDAP bind that accepts only a valid RDS IAM auth token (signed with credentials the STS emulator issued);
+// as on RDS with rds.force_ssl, a login without TLS is refused. Clients verify the server certificate.
 // Tokens are made here with the AWS SDK's own Signer; the sidecar takes that place in the whole-chain test.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,7 +101,8 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         LC_ALL: 'C',
         PGPASSFILE: pgpass,
-        PGSSLMODE: 'disable',
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: caFile(),
       },
     });
     return stdout.trim();
@@ -112,8 +114,22 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
     return decision;
   };
 
-  const connectWith = (password: string): Promise<string> =>
-    loginAs({ host: LOOPBACK, port: server.port, user: USER, database: DATABASE, password });
+  const caFile = (): string => {
+    assert.ok(server.caFile, 'the server was started without TLS');
+    return server.caFile;
+  };
+  /** node-postgres with verified TLS (the CA of the server certificate, host name checked). */
+  const verifiedTls = async (): Promise<{ ca: string }> => ({ ca: await readFile(caFile(), 'utf8') });
+
+  const connectWith = async (password: string): Promise<string> =>
+    await loginAs({
+      host: LOOPBACK,
+      port: server.port,
+      user: USER,
+      database: DATABASE,
+      password,
+      ssl: await verifiedTls(),
+    });
 
   /** Refused with PostgreSQL's own auth error, for the reason and by the check expected. */
   const assertRefused = async (password: string, check: RdsTokenCheck, reason: string): Promise<void> => {
@@ -160,6 +176,7 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
     server = await startPostgres({
       ldapPort: verifier.port,
       port,
+      tls: { subjectAltNames: [`IP:${LOOPBACK}`] },
       logins: [
         { user: USER, database: DATABASE },
         { user: OTHER_USER, database: 'reporting' },
@@ -234,6 +251,7 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
       database: DATABASE,
       max: 2,
       password: async () => (await readFile(tokenFile, 'utf8')).trim(),
+      ssl: await verifiedTls(),
     });
     const before = verifier.decisions.length;
     try {
@@ -260,6 +278,17 @@ void describe('PostgreSQL with an RDS-like IAM check: real libpq and node-postgr
       3,
       'expected three credential generations',
     );
+  });
+
+  void test('a valid token sent without TLS is refused: IAM logins are accepted over TLS only (hostssl)', async () => {
+    const token = await tokenFor(USER);
+    const before = verifier.decisions.length;
+    await assert.rejects(
+      loginAs({ host: LOOPBACK, port: server.port, user: USER, database: DATABASE, password: token }),
+      /no pg_hba\.conf entry for host "127\.0\.0\.1", user "invoicingdbuser", database "invoicing", no encryption/,
+    );
+    assert.equal(verifier.decisions.length, before, 'a login without TLS reached the token check');
+    assert.equal(await connectWith(token), USER, 'the same token is accepted over TLS');
   });
 
   void test('a missing PostgreSQL installation is reported with the Debian packages to install', () => {

@@ -33,6 +33,8 @@ import type { PackageLock } from './support/production-dependencies.ts';
 import { runSandboxed, spawnSandboxed } from './support/readonly-sandbox.ts';
 import type { SandboxOptions } from './support/readonly-sandbox.ts';
 import { assembleRuntimeTree, buildStageFacts, listFiles } from './support/runtime-tree.ts';
+import { dynamicImports } from '../../scripts/sidecar-bundle.ts';
+import { SIDECAR_COMMAND } from '../../webhook/src/sidecar-container.ts';
 import type { RuntimeTree } from './support/runtime-tree.ts';
 
 const run = promisify(execFile);
@@ -141,6 +143,12 @@ describe('the image runtime: the Dockerfile final stage run read-only as UID 655
     const [node = '', script = '', ...rest] = image.entrypoint;
     assert.equal(node, '/nodejs/bin/node', 'the ENTRYPOINT no longer starts the base image node');
     return [process.execPath, inImage(script), ...rest];
+  };
+  /** The injected sidecar's command: the base image node with its flags, the tree's bundle. */
+  const sidecarCommand = (command: readonly string[]): string[] => {
+    const [node = '', ...rest] = command;
+    assert.equal(node, '/nodejs/bin/node', 'the sidecar command no longer starts the base image node');
+    return [process.execPath, ...rest.map((word) => (word.startsWith('/app/') ? inImage(word) : word))];
   };
   const sandbox = (options: Omit<SandboxOptions, 'uid' | 'gid' | 'cwd'>): Omit<SandboxOptions, never> => ({
     ...options,
@@ -260,6 +268,17 @@ describe('the image runtime: the Dockerfile final stage run read-only as UID 655
     for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       assert.ok(copied.includes(file), `the build stage does not copy ${file}`);
     }
+    assert.ok(
+      buildStageFacts(build).bundles,
+      'the build stage does not bundle the sidecar (npm run build:bundle)',
+    );
+  });
+
+  test('the injected command runs the sidecar bundle of the tree, which imports nothing at run time', async () => {
+    const bundle = SIDECAR_COMMAND.at(-1) ?? '';
+    assert.match(bundle, /^\/app\/dist\/[\w.-]+\.cjs$/);
+    // Under --lite-mode, import('node:http') throws (scripts/sidecar-bundle.ts): none may be left.
+    assert.deepEqual(dynamicImports(await readFile(inImage(bundle), 'utf8')), []);
   });
 
   test('the tree holds only production dependencies, nothing architecture-specific, and its size is reported', async (t) => {
@@ -476,12 +495,12 @@ describe('the image runtime: the Dockerfile final stage run read-only as UID 655
   test('the injected sidecar from the tree, as UID 65532, writes its files into the volume, passes /readyz and stops on SIGTERM', async () => {
     const brokerDir = await volume('token-broker');
     const { container, env } = await injected('token-broker', brokerDir);
-    assert.deepEqual(container.args, ['sidecar']);
-    assert.equal(container.command, undefined, 'the sidecar must use the image ENTRYPOINT');
+    assert.deepEqual(container.command, SIDECAR_COMMAND);
+    assert.equal(container.args, undefined);
     const healthPort = (JSON.parse(env.TOKEN_BROKER_CONFIG ?? '') as { listen: { healthPort: number } })
       .listen.healthPort;
     const sidecar = started(
-      spawnSandboxed(sandbox({ volume: brokerDir, env, argv: [...entrypoint(), ...(container.args ?? [])] })),
+      spawnSandboxed(sandbox({ volume: brokerDir, env, argv: sidecarCommand(container.command ?? []) })),
     );
     try {
       const deadline = Date.now() + 30_000;
@@ -501,11 +520,12 @@ describe('the image runtime: the Dockerfile final stage run read-only as UID 655
     );
   });
 
-  test('the legacy init container (sidecar --once) from the tree, as UID 65532, writes the files and exits 0', async () => {
+  test('the legacy init container (the sidecar command with --once) from the tree, as UID 65532, writes the files and exits 0', async () => {
     const brokerDir = await volume('token-broker-once');
     const { env } = await injected('token-broker', brokerDir);
     const result = await runSandboxed(
-      sandbox({ volume: brokerDir, env, argv: [...entrypoint(), 'sidecar', '--once'] }),
+      // What the webhook injects as the legacy init container (test/fixtures/pods/legacy-mode.expected.yaml).
+      sandbox({ volume: brokerDir, env, argv: [...sidecarCommand(SIDECAR_COMMAND), '--once'] }),
     );
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     await assertBrokerFiles(brokerDir);

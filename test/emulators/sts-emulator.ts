@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoopbackServer } from './loopback-server.ts';
 import { DEFAULT_MAX_CLOCK_SKEW_SECONDS, verifySignedRequest } from './sigv4.ts';
 import type { CredentialLookup, HeaderBag, SigV4Failure, SigV4FailureReason } from './sigv4.ts';
+import { TokenBucket, type RateLimit } from './sts-rate-limit.ts';
 import {
   CredentialRegistry,
   DEFAULT_ACCOUNT_ID,
@@ -53,6 +54,8 @@ export interface RoleConfig {
   maxSessionDurationSeconds?: number;
   /** false: AssumeRoleWithWebIdentity is AccessDenied for this role. Default true. */
   allowWebIdentity?: boolean;
+  /** Forces the lifetime of credentials issued for this role (wins over credentialLifetimeSeconds). */
+  lifetimeSeconds?: number;
 }
 
 export interface WebIdentityTokenEntry {
@@ -77,7 +80,7 @@ export interface StsEmulatorOptions {
   roles?: Record<string, RoleConfig>;
   /** Clock in epoch ms. Default Date.now. The HTTP Date header follows it, so the SDK corrects skew like with AWS. */
   now?: () => number;
-  /** Forces the lifetime of every issued credential (otherwise DurationSeconds, default 3600). */
+  /** Forces the lifetime of every issued credential whose role sets none (otherwise DurationSeconds, default 3600). */
   credentialLifetimeSeconds?: number;
   /** SigV4 header-date tolerance; Infinity disables. Default 300. */
   maxClockSkewSeconds?: number;
@@ -87,6 +90,8 @@ export interface StsEmulatorOptions {
   slowDelayMs?: number;
   /** Source of key material. Default crypto.randomBytes. */
   randomBytes?: RandomBytes;
+  /** Throttles every action above this rate (400 Throttling, like real STS), on the `now` clock. */
+  rateLimit?: RateLimit;
 }
 
 export interface StsCallRecord {
@@ -314,6 +319,7 @@ class Emulator implements StsEmulator {
   private tokens: Map<string, WebIdentityTokenEntry> | undefined;
   private lifetimeOverride: number | undefined;
   private readonly faults: Fault[] = [];
+  private readonly rateLimit: TokenBucket | undefined;
   private readonly http = new LoopbackServer((req, res) => this.handle(req, res));
   private seq = 0;
   private directIssued = 0;
@@ -328,6 +334,7 @@ class Emulator implements StsEmulator {
       for (const entry of options.acceptedWebIdentityTokens) this.acceptWebIdentityToken(entry);
     }
     this.lifetimeOverride = options.credentialLifetimeSeconds;
+    this.rateLimit = options.rateLimit ? new TokenBucket(options.rateLimit, this.now) : undefined;
   }
 
   async listen(): Promise<void> {
@@ -488,6 +495,9 @@ class Emulator implements StsEmulator {
           'InvalidAction',
           `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`,
         );
+      }
+      if (this.rateLimit && !this.rateLimit.tryTake()) {
+        throw faultError('throttling', action, record.roleArn, at);
       }
       const fault = this.takeFault(action as StsAction);
       if (fault) {
@@ -691,7 +701,10 @@ class Emulator implements StsEmulator {
         'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
       );
     }
-    const lifetime = Math.min(this.lifetimeOverride ?? duration ?? DEFAULT_LIFETIME_SECONDS, 3600);
+    const lifetime = Math.min(
+      role.lifetimeSeconds ?? this.lifetimeOverride ?? duration ?? DEFAULT_LIFETIME_SECONDS,
+      3600,
+    );
     const issued = this.registry.issue({
       roleArn,
       sessionName,
@@ -748,7 +761,7 @@ class Emulator implements StsEmulator {
     const issued = this.registry.issue({
       roleArn,
       sessionName,
-      lifetimeSeconds: this.lifetimeOverride ?? duration ?? DEFAULT_LIFETIME_SECONDS,
+      lifetimeSeconds: role.lifetimeSeconds ?? this.lifetimeOverride ?? duration ?? DEFAULT_LIFETIME_SECONDS,
       now,
       source: 'AssumeRoleWithWebIdentity',
     });

@@ -97,6 +97,9 @@ describe('no secret leaks', { timeout: 60_000 }, () => {
       handleSignals: false,
       logDestination: logs,
       fileOps: recordingOps,
+      // Short jitter: the faults above are consecutive failures of one shared pod identity, whose
+      // full-jitter backoff would otherwise take up to ~15 s; this test is about secrets, not timing.
+      random: () => 0.1,
     });
     const poll = async () => {
       observed.push(await httpRequest({ port: sc.ports.api }, 'GET', '/v1/status'));

@@ -16,6 +16,7 @@ import {
 import type { HostFacts, ProvisionPlan } from '../../scripts/provision-plan.ts';
 import { TEST_REQUIREMENTS } from '../../scripts/test-requirements.ts';
 import type { DebianRequirement, Probe } from '../../scripts/test-requirements.ts';
+import { POOL_CHECK_CLASS_PATH } from '../e2e/support/pg-hikari.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -185,6 +186,19 @@ describe('the provisioning as npm test runs it', () => {
     assert.ok(named.size >= 4, `only ${named.size} packages named in install hints: did the hints move?`);
     const missing = [...named].filter(([name]) => !provided.has(name));
     assert.deepEqual(missing, [], 'named in an install hint but not provisioned');
+  });
+
+  it('provisions java and every jar the HikariCP harness puts on its class path, and pgbench for the bench', () => {
+    const probes = TEST_REQUIREMENTS.flatMap((r) => r.probes);
+    const files = new Set(probes.flatMap((probe) => ('file' in probe ? [probe.file] : [])));
+    const commands = new Set(probes.flatMap((probe) => ('command' in probe ? [probe.command] : [])));
+    assert.deepEqual(
+      POOL_CHECK_CLASS_PATH.filter((jar) => !files.has(jar)),
+      [],
+      'on the class path but not probed',
+    );
+    assert.ok(commands.has('java'), 'the harness runs java');
+    assert.ok(files.has('/usr/lib/postgresql/*/bin/pgbench'), 'npm run bench runs pgbench');
   });
 
   it('the README names every package the tests need', () => {

@@ -21,6 +21,7 @@ export const ANN = {
   memoryRequest: 'token-broker.io/sidecar-memory-request',
   memoryLimit: 'token-broker.io/sidecar-memory-limit',
   status: 'token-broker.io/status',
+  rdsCaConfigMap: 'token-broker.io/rds-ca-configmap',
 } as const;
 
 export const RDS_PREFIX = 'token-broker.io/rds-';
@@ -212,6 +213,47 @@ export function parseStatus(value: string, key: string = ANN.status): Parsed<str
   );
 }
 
+/** A ConfigMap key and the file the CA bundle is when none is named (AWS's file name). */
+export const DEFAULT_RDS_CA_KEY = 'global-bundle.pem';
+
+export interface ConfigMapRef {
+  name: string;
+  key: string;
+}
+
+const CONFIGMAP_NAME_PATTERN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CONFIGMAP_KEY_PATTERN = /^[-._a-zA-Z0-9]{1,253}$/;
+
+/** The commands that create the ConfigMap the README documents, for the fix of every CA denial. */
+export const RDS_CA_HOWTO =
+  'curl -o global-bundle.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem && kubectl create configmap rds-ca --from-file=global-bundle.pem';
+
+/** `<configmap>[/<key>]`: the ConfigMap holding the RDS CA bundle for the PostgreSQL proxy. */
+export function parseConfigMapRef(value: string, key: string = ANN.rdsCaConfigMap): Parsed<ConfigMapRef> {
+  const slash = value.indexOf('/');
+  const name = slash >= 0 ? value.slice(0, slash) : value;
+  const item = slash >= 0 ? value.slice(slash + 1) : DEFAULT_RDS_CA_KEY;
+  if (
+    CONFIGMAP_NAME_PATTERN.test(name) &&
+    CONFIGMAP_KEY_PATTERN.test(item) &&
+    item !== '.' &&
+    item !== '..' &&
+    !item.startsWith('..')
+  ) {
+    return ok({ name, key: item });
+  }
+  return fail(
+    configError(
+      'invalid-value',
+      key,
+      value,
+      'must be "<configmap>" or "<configmap>/<key>" (a ConfigMap of this namespace and one of its keys)',
+      `create the ConfigMap with the RDS CA bundle and name it, e.g. "rds-ca" for key ${DEFAULT_RDS_CA_KEY}: ${RDS_CA_HOWTO}`,
+    ),
+  );
+}
+
 export interface AnnotationDoc {
   /** The key cell as rendered in the Markdown table. */
   key: string;
@@ -240,9 +282,18 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     keys: [RDS_PREFIX],
     match: 'prefix',
     value:
-      '`postgres://<dbuser>@<host>[:<port>]/<dbname>?region=<region>[&role=<roleArn>][&externalId=<id>]`; also `postgresql://` and `mysql://`',
-    default: 'port 5432 / 3306; region inferred from `*.<region>.rds.amazonaws.com` hosts',
+      '`postgres://<dbuser>@<host>[:<port>]/<dbname>?region=<region>[&role=<roleArn>][&externalId=<id>][&proxy=<port>]`; also `postgresql://` and `mysql://`; `proxy=<port>` (postgres only, 1024-65535) opens the PostgreSQL proxy on `127.0.0.1:<port>`',
+    default: 'port 5432 / 3306; region inferred from `*.<region>.rds.amazonaws.com` hosts; no proxy',
     description: 'An RDS database the sidecar keeps an IAM auth token for.',
+  },
+  {
+    key: '`token-broker.io/rds-ca-configmap`',
+    keys: [ANN.rdsCaConfigMap],
+    match: 'exact',
+    value:
+      '`<configmap>[/<key>]`: ConfigMap with the RDS CA bundle the PostgreSQL proxy verifies the database against; mounted read-only into the sidecar only',
+    default: 'key `global-bundle.pem`; required when a target has `proxy=`',
+    description: "The CA bundle for the PostgreSQL proxy's TLS to RDS.",
   },
   {
     key: '`token-broker.io/mongo-<name>`',

@@ -4,7 +4,14 @@
  * endpoint. Env the user already set is never overwritten.
  */
 
-import { envSegment, FILES, ROUTES, type Target } from '../../contract/sidecar-config.ts';
+import {
+  envSegment,
+  FILES,
+  PROXY_HOST,
+  ROUTES,
+  type RdsTarget,
+  type Target,
+} from '../../contract/sidecar-config.ts';
 import {
   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
   AWS_CONTAINER_CREDENTIALS_FULL_URI,
@@ -45,6 +52,7 @@ function appEnvEntries(
       { name: `TOKEN_BROKER_${n}_USER`, value: t.user, target: t },
       { name: `TOKEN_BROKER_${n}_DATABASE`, value: t.database, target: t },
     );
+    if (t.proxy !== undefined) entries.push(...proxyEnv(t, t.proxy.port));
     if (t.engine === 'mysql') {
       entries.push({
         name: `TOKEN_BROKER_${n}_MY_CNF`,
@@ -75,6 +83,30 @@ function appEnvEntries(
     );
   }
   return entries;
+}
+
+/**
+ * Where the app connects through the sidecar's PostgreSQL proxy: no password, no TLS on loopback
+ * (the proxy speaks TLS to the database), as a libpq URL and a JDBC URL.
+ */
+function proxyEnv(t: RdsTarget, port: number): AppEnvEntry[] {
+  const n = envSegment(t.name);
+  const user = encodeURIComponent(t.user);
+  const db = encodeURIComponent(t.database);
+  return [
+    { name: `TOKEN_BROKER_${n}_PROXY_HOST`, value: PROXY_HOST, target: t },
+    { name: `TOKEN_BROKER_${n}_PROXY_PORT`, value: String(port), target: t },
+    {
+      name: `TOKEN_BROKER_${n}_PROXY_URL`,
+      value: `postgresql://${user}@${PROXY_HOST}:${port}/${db}?sslmode=disable`,
+      target: t,
+    },
+    {
+      name: `TOKEN_BROKER_${n}_JDBC_URL`,
+      value: `jdbc:postgresql://${PROXY_HOST}:${port}/${db}?user=${user}&sslmode=disable`,
+      target: t,
+    },
+  ];
 }
 
 function credentialsUri(spec: Pick<InjectionSpec, 'apiPort'>, target: string): string {

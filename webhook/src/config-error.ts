@@ -39,7 +39,11 @@ export type ConfigErrorCode =
   | 'conflicting-run-as-user'
   | 'env-collision'
   | 'reserved-name'
-  | 'no-containers';
+  | 'no-containers'
+  | 'invalid-proxy-port'
+  | 'proxy-port-conflict'
+  | 'proxy-unsupported-engine'
+  | 'missing-rds-ca';
 
 export interface ConfigError {
   code: ConfigErrorCode;

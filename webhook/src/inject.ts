@@ -41,7 +41,7 @@ function inject(out: Pod, spec: InjectionSpec, identity: PodIdentity): InjectRes
   const annotations = (metadata.annotations ??= {});
   annotations[ANN.status] = STATUS_INJECTED;
 
-  (out.spec.volumes ??= []).push(...injectedVolumes());
+  (out.spec.volumes ??= []).push(...injectedVolumes(spec));
 
   const edit = (containers: Container[] | undefined, kind: string) => {
     for (const c of containers ?? []) {

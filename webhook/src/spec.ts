@@ -19,6 +19,7 @@ import {
   ANN,
   classifyAnnotation,
   isOurAnnotation,
+  parseConfigMapRef,
   parseContainerList,
   parseQuantity,
   parseRefreshMargin,
@@ -28,7 +29,9 @@ import {
   parseTargetRef,
   quantityValue,
   suggestAnnotation,
+  RDS_CA_HOWTO,
   STATUS_INJECTED,
+  type ConfigMapRef,
   type Parsed,
   type SidecarMode,
 } from './annotations.ts';
@@ -38,6 +41,7 @@ import { IRSA_ROLE_ANNOTATION, sidecarGetsIdentity } from './identity.ts';
 import type { Container, Pod } from './k8s-types.ts';
 import { isSelectedContainer, OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from './names.ts';
 import { parseMongoTarget, parseRdsTarget, type TargetParse } from './target-uri.ts';
+import { DEFAULT_RDS_CA_FILE, RDS_CA_VOLUME_NAME, rdsCaFile } from './volumes.ts';
 
 export interface SidecarResources {
   cpuRequest?: string;
@@ -91,6 +95,8 @@ export interface InjectionSpec {
   targets: Target[];
   /** Mongo target whose credentials become the app containers' default AWS credentials. */
   awsCredentials?: string;
+  /** ConfigMap with the RDS CA bundle, mounted into the sidecar; set when a target has a proxy. */
+  rdsCa?: ConfigMapRef;
   /** Allow-list of container names; undefined: every app and init container but mesh proxies. */
   containers?: string[];
   mode: SidecarMode;
@@ -161,6 +167,10 @@ export function resolveSpec(
   const targetKinds = new Map<string, string[]>();
   const values: Partial<Record<string, string>> = {};
   let sawTarget = false;
+  // Read first: a proxied target's config names the file the CA bundle is mounted as.
+  const caValue = annotations[ANN.rdsCaConfigMap];
+  const rdsCa = caValue === undefined ? undefined : take(parseConfigMapRef(String(caValue)), errors);
+  const caFile = rdsCa === undefined ? DEFAULT_RDS_CA_FILE : rdsCaFile(rdsCa);
 
   for (const key of Object.keys(annotations).filter(isOurAnnotation).sort()) {
     // Annotations are strings in the API; YAML fed to the CLI may hold numbers or booleans.
@@ -201,7 +211,7 @@ export function resolveSpec(
     targetKinds.set(match.name, [...(targetKinds.get(match.name) ?? []), key]);
     const parsed: TargetParse<Target> =
       match.kind === 'rds'
-        ? parseRdsTarget(match.name, value, key)
+        ? parseRdsTarget(match.name, value, key, caFile)
         : parseMongoTarget(match.name, value, key);
     errors.push(...parsed.errors);
     warnings.push(...parsed.warnings);
@@ -231,6 +241,13 @@ export function resolveSpec(
         'the pod opts in but names no database',
         'add a token-broker.io/rds-<name> or token-broker.io/mongo-<name> annotation, or remove token-broker.io/inject',
       ),
+    );
+  }
+
+  const proxied = checkProxies(rds, annotations, defaults, caValue !== undefined, errors);
+  if (caValue !== undefined && proxied === 0 && rds.length + mongo.length > 0) {
+    warnings.push(
+      `${ANN.rdsCaConfigMap} is set but no token-broker.io/rds-<name> target has proxy=<port>; the CA bundle is not mounted`,
     );
   }
 
@@ -298,7 +315,8 @@ export function resolveSpec(
         ),
       );
     }
-    for (const name of OWN_VOLUME_NAMES.filter((n) => (pod.spec?.volumes ?? []).some((v) => v.name === n))) {
+    const ownVolumes = [...OWN_VOLUME_NAMES, RDS_CA_VOLUME_NAME];
+    for (const name of ownVolumes.filter((n) => (pod.spec?.volumes ?? []).some((v) => v.name === n))) {
       errors.push(
         configError(
           'reserved-name',
@@ -345,6 +363,7 @@ export function resolveSpec(
   const spec: InjectionSpec = {
     targets,
     ...(awsCredentials !== undefined ? { awsCredentials } : {}),
+    ...(rdsCa !== undefined && proxied > 0 ? { rdsCa } : {}),
     ...(allowList !== undefined ? { containers: allowList } : {}),
     mode,
     runAsUser,
@@ -459,6 +478,55 @@ function resolveRunAsUser(
   return defaults.runAsUser;
 }
 
+/**
+ * Proxied targets: each port free of the sidecar's own ports and of the other proxies, and the CA
+ * bundle named. Returns how many targets have a proxy.
+ */
+function checkProxies(
+  rds: RdsTarget[],
+  annotations: Record<string, string>,
+  defaults: WebhookDefaults,
+  hasCa: boolean,
+  errors: ConfigError[],
+): number {
+  const proxied = rds.filter((t) => t.proxy !== undefined);
+  const owners = new Map<number, string>([
+    [defaults.apiPort, "the sidecar's API port"],
+    [defaults.healthPort, "the sidecar's health port"],
+    [defaults.metricsPort, "the sidecar's metrics port"],
+  ]);
+  for (const t of proxied) {
+    const port = t.proxy?.port ?? 0;
+    const key = `token-broker.io/rds-${t.name}`;
+    const owner = owners.get(port);
+    if (owner !== undefined) {
+      errors.push(
+        configError(
+          'proxy-port-conflict',
+          key,
+          String(annotations[key] ?? ''),
+          `proxy port ${port} is already ${owner}`,
+          'pick another port for proxy=<port>, e.g. 6432, 6433, ... (one per target)',
+        ),
+      );
+    } else {
+      owners.set(port, `the proxy port of target "${t.name}"`);
+    }
+  }
+  if (proxied.length > 0 && !hasCa) {
+    errors.push(
+      configError(
+        'missing-rds-ca',
+        ANN.rdsCaConfigMap,
+        '',
+        `target${proxied.length > 1 ? 's' : ''} ${proxied.map((t) => `"${t.name}"`).join(', ')} ha${proxied.length > 1 ? 've' : 's'} proxy=<port>, and the proxy verifies the database's certificate against the RDS CA bundle, but no ConfigMap with it is named`,
+        `create the ConfigMap in the pod's namespace and annotate the pod with ${ANN.rdsCaConfigMap}: rds-ca (${RDS_CA_HOWTO})`,
+      ),
+    );
+  }
+  return proxied.length;
+}
+
 /** Env names the injection adds per target must not collide (e.g. rds target "auth"). */
 function checkEnvCollisions(targets: Target[], errors: ConfigError[]): void {
   const owner = new Map<string, Target | undefined>();
@@ -525,7 +593,19 @@ function contextWarnings(
         'free ports with the webhook flags --sidecar-api-port, --sidecar-health-port, --sidecar-metrics-port (chart: sidecar.ports)',
     );
   }
+  const proxyPorts = new Map(
+    spec.targets.flatMap((t) => (t.kind === 'rds' && t.proxy ? [[t.proxy.port, t.name] as const] : [])),
+  );
   for (const c of all.filter((x) => !OWN_CONTAINER_NAMES.includes(x.name))) {
+    for (const p of c.ports ?? []) {
+      const target = proxyPorts.get(p.containerPort);
+      if (target !== undefined) {
+        warnings.push(
+          `container "${c.name}" declares port ${p.containerPort}, which the PostgreSQL proxy of target "${target}" listens on ` +
+            '(ports are shared within a pod); give the target another proxy=<port>',
+        );
+      }
+    }
     for (const p of c.ports ?? []) {
       const clash = ports.find(([port]) => port === p.containerPort);
       if (clash) {

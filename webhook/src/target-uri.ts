@@ -27,6 +27,7 @@ import {
 import { configError, type ConfigError, type ConfigErrorCode } from './config-error.ts';
 import { isSecretQueryKey, looksLikeSecret, looseDecode } from './redact.ts';
 import { editDistance } from './annotations.ts';
+import { DEFAULT_RDS_CA_FILE } from './volumes.ts';
 
 export { REGION_PATTERN, ROLE_ARN_PATTERN } from '../../contract/target-rules.ts';
 
@@ -41,6 +42,8 @@ const AWS_ENDPOINT_REGION =
   /\.([a-z]{2}(?:-[a-z]+){1,3}-\d{1,2})\.(?:rds|docdb|docdb-elastic)\.amazonaws\.com(?:\.cn)?\.?$/;
 
 const TARGET_QUERY_KEYS = ['region', 'role', 'externalId'] as const;
+/** RDS targets also take `proxy=<port>`: the sidecar's PostgreSQL proxy on 127.0.0.1:<port>. */
+const RDS_QUERY_KEYS = [...TARGET_QUERY_KEYS, 'proxy'] as const;
 
 const DEFAULT_PORTS: Record<RdsEngine, number> = { postgres: 5432, mysql: 3306 };
 const MONGO_DEFAULT_PORT = 27017;
@@ -366,11 +369,13 @@ function baseFields(name: string, aws: AwsParams & { region: string }) {
 
 const RDS_EXAMPLE = 'postgres://<dbuser>@<host>[:<port>]/<dbname>?region=<region>';
 
-/** `token-broker.io/rds-<name>`: postgres://, postgresql:// or mysql:// `user@host[:port]/db?region=&role=&externalId=`. */
+/** `token-broker.io/rds-<name>`: postgres://, postgresql:// or mysql:// `user@host[:port]/db?region=&role=&externalId=&proxy=`. */
 export function parseRdsTarget(
   name: string,
   value: string,
   key = `token-broker.io/rds-${name}`,
+  /** Where the sidecar reads the RDS CA bundle when the target has `proxy=` (token-broker.io/rds-ca-configmap). */
+  caFile = DEFAULT_RDS_CA_FILE,
 ): TargetParse<RdsTarget> {
   const c = new Collector(key, value);
   const uri = splitUri(value.trim());
@@ -459,17 +464,18 @@ export function parseRdsTarget(
       );
     } else if (looksLikeSecret(p.value)) {
       secretValue(c, p.key);
-    } else if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
+    } else if ((RDS_QUERY_KEYS as readonly string[]).includes(p.key)) {
       params.set(p.key, p.value);
     } else {
       c.add(
         'unknown-uri-option',
         `query parameter "${p.key}" is not supported for RDS targets`,
-        `${suggest(p.key, TARGET_QUERY_KEYS)}RDS targets accept only ${TARGET_QUERY_KEYS.join(', ')}; set driver options (e.g. sslmode) in the app`,
+        `${suggest(p.key, RDS_QUERY_KEYS)}RDS targets accept only ${RDS_QUERY_KEYS.join(', ')}; set driver options (e.g. sslmode) in the app`,
       );
     }
   }
   const aws = checkAwsParams(c, params, host);
+  const proxyPort = checkProxyPort(c, params.get('proxy'), engine, name);
   if (c.errors.length > 0 || !engine || !user || !host || !port || !database || !aws?.region) {
     return { errors: c.errors, warnings: c.warnings };
   }
@@ -481,9 +487,44 @@ export function parseRdsTarget(
     port,
     database,
     user,
+    ...(proxyPort === undefined ? {} : { proxy: { port: proxyPort, caFile } }),
   };
   if (!sidecarAccepts(c, target)) return { errors: c.errors, warnings: c.warnings };
   return { errors: c.errors, warnings: c.warnings, target };
+}
+
+const MIN_PROXY_PORT = 1024;
+
+/** `proxy=<port>`: undefined when absent or wrong (the error is collected). */
+function checkProxyPort(
+  c: Collector,
+  value: string | undefined,
+  engine: RdsEngine,
+  name: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (engine !== 'postgres') {
+    c.add(
+      'proxy-unsupported-engine',
+      `proxy=${value}: the proxy speaks PostgreSQL only; use the token file`,
+      `remove "proxy=..." and let the MySQL client read the token from $TOKEN_BROKER_${envName(name)}_MY_CNF (--defaults-extra-file) or $TOKEN_BROKER_${envName(name)}_TOKEN_FILE`,
+    );
+    return undefined;
+  }
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= MIN_PROXY_PORT && port <= 65535)) {
+    c.add(
+      'invalid-proxy-port',
+      `proxy port "${value}" is not a number from ${MIN_PROXY_PORT} to 65535`,
+      'pick a free unprivileged port for the proxy on 127.0.0.1 inside the pod, e.g. proxy=6432',
+    );
+    return undefined;
+  }
+  return port;
+}
+
+function envName(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
 }
 
 function secretValue(c: Collector, key: string): void {

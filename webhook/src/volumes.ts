@@ -3,7 +3,8 @@
  * node's disk) and small; and an empty one that keeps the Kubernetes API token out of the sidecar.
  */
 
-import type { Volume } from './k8s-types.ts';
+import { DEFAULT_RDS_CA_KEY, type ConfigMapRef } from './annotations.ts';
+import type { Volume, VolumeMount } from './k8s-types.ts';
 import {
   NO_API_TOKEN_SIZE_LIMIT,
   NO_API_TOKEN_VOLUME_NAME,
@@ -29,7 +30,33 @@ export function noApiTokenVolume(): Volume {
   };
 }
 
+/** The RDS CA bundle (token-broker.io/rds-ca-configmap), for the PostgreSQL proxy's TLS to the database. */
+export const RDS_CA_VOLUME_NAME = 'token-broker-rds-ca';
+/** Where the sidecar, and only the sidecar, sees the bundle; the app never needs it. */
+export const RDS_CA_MOUNT_PATH = '/etc/token-broker/rds-ca';
+export const DEFAULT_RDS_CA_FILE = `${RDS_CA_MOUNT_PATH}/${DEFAULT_RDS_CA_KEY}`;
+
+export function rdsCaFile(ref: ConfigMapRef): string {
+  return `${RDS_CA_MOUNT_PATH}/${ref.key}`;
+}
+
+/** Only the named key: a missing key stops the pod with a clear event instead of a proxy that cannot verify. */
+export function rdsCaVolume(ref: ConfigMapRef): Volume {
+  return {
+    name: RDS_CA_VOLUME_NAME,
+    configMap: { name: ref.name, items: [{ key: ref.key, path: ref.key }] },
+  };
+}
+
+export function rdsCaMount(): VolumeMount {
+  return { name: RDS_CA_VOLUME_NAME, mountPath: RDS_CA_MOUNT_PATH, readOnly: true };
+}
+
 /** Every volume injection adds, in pod order. */
-export function injectedVolumes(): Volume[] {
-  return [credentialsVolume(), noApiTokenVolume()];
+export function injectedVolumes(spec: { rdsCa?: ConfigMapRef } = {}): Volume[] {
+  return [
+    credentialsVolume(),
+    noApiTokenVolume(),
+    ...(spec.rdsCa === undefined ? [] : [rdsCaVolume(spec.rdsCa)]),
+  ];
 }

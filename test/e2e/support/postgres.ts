@@ -1,8 +1,13 @@
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LOOPBACK, freePort } from './net.ts';
 
@@ -15,6 +20,8 @@ const DEBIAN_PACKAGE_HINT =
 
 /** The setup superuser; it may log in only over the unix socket in the temp dir, with `trust`. */
 const SUPERUSER = 'tbadmin';
+/** The project's own certificate script (the README's), also used for the webhook and MariaDB. */
+const CERTS_SCRIPT = fileURLToPath(new URL('../../../certs/generate.sh', import.meta.url));
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface DatabaseLogin {
@@ -32,6 +39,14 @@ export interface PostgresOptions {
   readonly logins: readonly DatabaseLogin[];
   /** Directory holding initdb/pg_ctl/postgres/psql; the newest /usr/lib/postgresql/<ver>/bin when omitted. */
   readonly binDir?: string;
+  /**
+   * TLS on (`ssl = on`) with a server certificate from a throwaway CA for these names (`DNS:` or `IP:`
+   * subjectAltNames, e.g. `DNS:localhost`), and IAM logins accepted over TLS only (`hostssl ... ldap`).
+   * Without it: plain TCP, `host ... ldap`.
+   */
+  readonly tls?: { readonly subjectAltNames: readonly string[] };
+  /** `max_connections`; 40 when omitted. */
+  readonly maxConnections?: number;
 }
 
 export interface PostgresServer {
@@ -43,6 +58,13 @@ export interface PostgresServer {
   /** The psql of the same major version as the server. */
   readonly psql: string;
   readonly superuser: string;
+  /** The CA that signed the server certificate (PEM file), when started with `tls`. */
+  readonly caFile?: string;
+  /**
+   * Replaces the server certificate with one for other subjectAltNames (same CA) and reloads the server:
+   * new connections get it, open ones keep theirs. Only when started with `tls`.
+   */
+  serveCertificateFor(subjectAltNames: readonly string[]): Promise<void>;
   /** Runs SQL as the superuser over the unix socket; returns psql's unaligned, tuples-only output. */
   adminSql(sql: string, database?: string): Promise<string>;
   /** The server log so far (connection and authentication lines included). */
@@ -88,6 +110,27 @@ function confString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/** SSLRequest: length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** SHA-256 fingerprint of the certificate a PostgreSQL server presents after SSLRequest (no verification). */
+async function presentedFingerprint(host: string, port: number): Promise<string> {
+  const socket = connect({ host, port });
+  try {
+    await once(socket, 'connect');
+    socket.write(SSL_REQUEST);
+    const [answer] = (await once(socket, 'data')) as [Buffer];
+    if (answer.toString('latin1') !== 'S') throw new Error('the server does not offer TLS');
+    const secure = tlsConnect({ socket, rejectUnauthorized: false, servername: 'localhost' });
+    await once(secure, 'secureConnect');
+    const fingerprint = secure.getPeerX509Certificate()?.fingerprint256 ?? '';
+    secure.destroy();
+    return fingerprint;
+  } finally {
+    socket.destroy();
+  }
+}
+
 /**
  * A throwaway PostgreSQL cluster: initdb in a temp dir, TCP on 127.0.0.1 only, every TCP login checked by
  * an LDAP simple bind (`cn=<user>,dc=rds,dc=local`, the password being the RDS IAM token). As root it runs
@@ -112,6 +155,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   const dataDir = join(root, 'data');
   const socketDir = join(root, 'socket');
   const logFile = join(root, 'server.log');
+  const tlsDir = join(root, 'tls');
   await mkdir(socketDir);
   if (owner !== undefined) await chownTree(root, owner.uid, owner.gid);
 
@@ -167,6 +211,16 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     }
   };
 
+  // A certificate from certs/generate.sh: the SANs it always adds (DNS:postgres...) name no host used here.
+  const writeCertificate = async (subjectAltNames: readonly string[]): Promise<void> => {
+    if (subjectAltNames.length === 0) throw new Error('tls.subjectAltNames: name at least one host');
+    await run('bash', [CERTS_SCRIPT, 'postgres', 'e2e', tlsDir], {
+      env: { ...process.env, EXTRA_SANS: subjectAltNames.join(','), DAYS: '2' },
+    });
+    // The server reads the key as its own OS user and refuses a key others may read (0600 from the script).
+    if (owner !== undefined) await chownTree(tlsDir, owner.uid, owner.gid);
+  };
+
   try {
     await asServerUser('initdb', [
       '-D',
@@ -188,14 +242,24 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       'synchronous_commit = off',
       'full_page_writes = off',
       'shared_buffers = 16MB',
-      'max_connections = 40',
+      `max_connections = ${options.maxConnections ?? 40}`,
       'log_connections = on',
+      ...(options.tls === undefined
+        ? []
+        : [
+            'ssl = on',
+            `ssl_cert_file = ${confString(join(tlsDir, 'tls.crt'))}`,
+            `ssl_key_file = ${confString(join(tlsDir, 'tls.key'))}`,
+          ]),
     ].join('\n');
+    // hostssl: like RDS with rds.force_ssl, a login in clear text finds no line and is refused.
+    const ldap = `ldap ldapserver=${LOOPBACK} ldapport=${options.ldapPort} ldapprefix="cn=" ldapsuffix=",dc=rds,dc=local"`;
     const hba = [
       `local all ${SUPERUSER} trust`,
-      `host all all ${LOOPBACK}/32 ldap ldapserver=${LOOPBACK} ldapport=${options.ldapPort} ldapprefix="cn=" ldapsuffix=",dc=rds,dc=local"`,
+      `${options.tls === undefined ? 'host' : 'hostssl'} all all ${LOOPBACK}/32 ${ldap}`,
       '',
     ].join('\n');
+    if (options.tls !== undefined) await writeCertificate(options.tls.subjectAltNames);
     await writeFile(join(dataDir, 'postgresql.conf'), `\n${conf}\n`, { flag: 'a' });
     await writeFile(join(dataDir, 'pg_hba.conf'), hba);
     if (owner !== undefined) await chownTree(dataDir, owner.uid, owner.gid);
@@ -224,6 +288,19 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     throw error;
   }
 
+  const serveCertificateFor = async (subjectAltNames: readonly string[]): Promise<void> => {
+    if (options.tls === undefined) throw new Error('serveCertificateFor: start the server with `tls`');
+    await writeCertificate(subjectAltNames);
+    await asServerUser('pg_ctl', ['reload', '-D', dataDir]);
+    // The reload is asynchronous (SIGHUP): wait until the server presents the new certificate.
+    const wanted = new X509Certificate(await readFile(join(tlsDir, 'tls.crt'))).fingerprint256;
+    for (let attempt = 0; (await presentedFingerprint(LOOPBACK, port)) !== wanted; attempt += 1) {
+      if (attempt >= 50)
+        throw new Error('serveCertificateFor: the server still presents the old certificate');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
   return {
     host: LOOPBACK,
     port,
@@ -231,6 +308,8 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     binDir,
     psql,
     superuser: SUPERUSER,
+    ...(options.tls === undefined ? {} : { caFile: join(tlsDir, 'ca.crt') }),
+    serveCertificateFor,
     adminSql,
     log: async () => (existsSync(logFile) ? await readFile(logFile, 'utf8') : ''),
     stop,

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { copyFile, cp, mkdir, readFile, readdir, readlink, stat, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { SIDECAR_BUNDLE, bundleSidecar } from '../../../scripts/sidecar-bundle.ts';
 import type { Stage } from './dockerfile.ts';
 import { productionPackages } from './production-dependencies.ts';
 import type { PackageLock } from './production-dependencies.ts';
@@ -13,7 +14,8 @@ import type { PackageLock } from './production-dependencies.ts';
  *  - `<workdir>/node_modules`: what `npm ci --omit=dev` leaves, i.e. the production closure of
  *    package-lock.json, each package copied from this checkout's node_modules without its nested
  *    node_modules (those are copied only where they are production packages themselves);
- *  - `<workdir>/dist`: `tsc -p tsconfig.build.json` (the build stage's own command).
+ *  - `<workdir>/dist`: `tsc -p tsconfig.build.json` (the build stage's own command), plus the sidecar
+ *    bundle dist/sidecar.cjs when the stage runs `npm run build:bundle` (scripts/sidecar-bundle.ts).
  * A COPY of anything else fails: the test must learn it before it can vouch for the image.
  */
 
@@ -24,6 +26,8 @@ export interface BuildStageFacts {
   /** Whether its RUN lines build with tsconfig.build.json and prune to production dependencies. */
   readonly builds: boolean;
   readonly prunes: boolean;
+  /** Whether its RUN lines bundle the sidecar (`npm run build:bundle`) before pruning. */
+  readonly bundles: boolean;
   /** Paths (relative to the project) it COPYs from the build context. */
   readonly contextSources: readonly string[];
 }
@@ -41,6 +45,7 @@ export function buildStageFacts(stage: Stage): BuildStageFacts {
     workdir,
     builds: runs.some((command) => /\btsc -p tsconfig\.build\.json\b/.test(command)),
     prunes: runs.some((command) => /\bnpm ci --omit=dev\b/.test(command)),
+    bundles: runs.some((command) => /\bnpm run build:bundle\b/.test(command)),
     contextSources,
   };
 }
@@ -102,6 +107,10 @@ export async function assembleRuntimeTree(options: {
         throw new Error(`stage ${build.name}: dist is not built with tsc -p tsconfig.build.json`);
       const tsconfig = join(projectDir, 'tsconfig.build.json');
       work.push(run(process.execPath, [options.tsc, '-p', tsconfig, '--outDir', dest], { cwd: projectDir }));
+      if (facts.bundles) {
+        await mkdir(dest, { recursive: true });
+        work.push(bundleSidecar(projectDir, join(dest, relative('dist', SIDECAR_BUNDLE))));
+      }
     } else {
       throw new Error(`COPY --from=${step.from} ${source}: not a path this test knows how to make`);
     }

@@ -1,18 +1,26 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleSidecarSync, SIDECAR_BUNDLE } from '../../../scripts/sidecar-bundle.ts';
 import type { Container, Probe } from '../../../webhook/src/k8s-types.ts';
 import { LOOPBACK } from './net.ts';
 
 /**
  * An injected container run as a local process, the way the kubelet runs it: its command and args, the
  * env the test resolved for it, and its startupProbe polled until it passes. Only the token-broker image
- * is known here: its entrypoint `token-broker` is this checkout's `cli/main.ts` run by tsx.
+ * is known here: its entrypoint `token-broker` is this checkout's `cli/main.ts` run by tsx, and the
+ * injected sidecar command (the image's node, its flags, `/app/dist/sidecar.cjs`) runs this Node with the
+ * same flags on a bundle built from this checkout, once per test process.
  */
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The image's ENTRYPOINT (Dockerfile: `token-broker`), as a command line in this checkout. */
 const ENTRYPOINT = [process.execPath, '--import', 'tsx', 'cli/main.ts'];
+/** The base image's node (distroless nodejs22), which the injected sidecar command starts. */
+const IMAGE_NODE = '/nodejs/bin/node';
 
 export interface ContainerExit {
   readonly code: number | null;
@@ -51,16 +59,47 @@ function httpGet(port: number, path: string, timeoutMs = 2_000): Promise<{ statu
   });
 }
 
+let bundleDir: string | undefined;
+
+/** dist/sidecar.cjs built from this checkout into a temporary directory, removed when the process exits. */
+function checkoutSidecarBundle(): string {
+  if (bundleDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'tb-sidecar-bundle-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    bundleSidecarSync(PROJECT_ROOT, join(dir, basename(SIDECAR_BUNDLE)));
+    bundleDir = dir;
+  }
+  return join(bundleDir, basename(SIDECAR_BUNDLE));
+}
+
+/** The container's command line in this checkout (before its args). */
+function localCommand(container: Container): string[] {
+  if (container.command === undefined) return [...ENTRYPOINT];
+  const [node, ...rest] = container.command;
+  if (node !== IMAGE_NODE) {
+    throw new Error(
+      `container "${container.name}" runs ${String(node)}; only the image's node is known here`,
+    );
+  }
+  return [
+    process.execPath,
+    ...rest.map((word) => {
+      if (word === `/app/${SIDECAR_BUNDLE}`) return checkoutSidecarBundle();
+      if (word.startsWith('/app/')) {
+        throw new Error(
+          `container "${container.name}" runs ${word}; only /app/${SIDECAR_BUNDLE} is known here`,
+        );
+      }
+      return word;
+    }),
+  ];
+}
+
 export function startContainerProcess(
   container: Container,
   env: Readonly<Record<string, string>>,
 ): ContainerProcess {
-  if (container.command !== undefined) {
-    throw new Error(
-      `container "${container.name}" overrides the image command; only the entrypoint is known here`,
-    );
-  }
-  const [file = process.execPath, ...entryArgs] = ENTRYPOINT;
+  const [file = process.execPath, ...entryArgs] = localCommand(container);
   const child = spawn(file, [...entryArgs, ...(container.args ?? [])], {
     cwd: PROJECT_ROOT,
     env: { ...env },

@@ -133,6 +133,12 @@ describe('diffToJsonPatch', () => {
       after: { a: [1] },
       want: [{ op: 'replace', path: '/a', value: [1] }],
     },
+    {
+      name: 'an added value is its JSON form: undefined keys dropped, undefined items null',
+      before: {},
+      after: { a: { b: undefined, c: [undefined, { d: 1, e: undefined }] } },
+      want: [{ op: 'add', path: '/a', value: { c: [null, { d: 1 }] } }],
+    },
   ];
   for (const { name, before, after, want } of cases) {
     test(name, () => {
@@ -141,6 +147,16 @@ describe('diffToJsonPatch', () => {
       assert.deepEqual(applyJsonPatch(before, patch), asJson(after));
     });
   }
+});
+
+test('a "__proto__" key in an added value stays an own key and changes no prototype', () => {
+  const after = JSON.parse('{"a":{"__proto__":{"polluted":true},"b":1}}') as unknown;
+  const [op] = diffToJsonPatch({}, after);
+  const value = op?.value as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(value), Object.prototype);
+  assert.equal((value as { polluted?: unknown }).polluted, undefined);
+  assert.deepEqual(Object.keys(value), ['__proto__', 'b']);
+  assert.equal(JSON.stringify(op), '{"op":"add","path":"/a","value":{"__proto__":{"polluted":true},"b":1}}');
 });
 
 // Values shaped like Kubernetes objects: keys with "/" and "~", named lists, nulls, nesting.
