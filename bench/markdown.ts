@@ -216,6 +216,7 @@ export function renderMarkdown(report: Report): string {
         [
           row('direct: verified TLS, RDS token as password', p.direct),
           row('proxy: 127.0.0.1, no password, no token code', p.proxied),
+          ...(p.alternatives ?? []).map((alt) => row(`proxy, sidecar: ${alt.sidecarRuntime}`, alt.proxied)),
         ],
       ),
     );
@@ -225,6 +226,12 @@ export function renderMarkdown(report: Report): string {
         `Sidecar RSS ${num(p.sidecarRssMiB.before, 1)} MiB before, ${num(p.sidecarRssMiB.withOpenConnections, 1)} MiB with ${p.sidecarRssMiB.openConnections} open proxied connections. ` +
         `${p.pgbench}; ${p.server}.`,
     );
+    for (const alt of p.alternatives ?? []) {
+      out.push(
+        `With the sidecar as ${alt.sidecarRuntime}, same rounds: ${num(alt.throughputRatio, 2)}x direct; added p99 latency ${fixed(alt.addedP99Ms)} ms; ` +
+          `${fixed(alt.sidecarCpuUsPerTransaction)} µs of sidecar CPU per proxied transaction.`,
+      );
+    }
   }
   if (report.storm) out.push(...renderStorm(report.storm));
   if (report.growth) out.push(...renderGrowth(report.growth));
@@ -276,7 +283,11 @@ edited by hand). \`--only build,mutate,webhook,inject,sidecar,pgbench,storm,grow
   \`PGPASSWORD\`) and through the sidecar's loopback proxy (no password), in alternating interleaved
   rounds of the same run; latency from pgbench's transaction log (a quarter of the transactions
   sampled) and the sidecar's CPU time per proxied transaction (\`/proc/<pid>/stat\`); then the sidecar's
-  RSS with 100 open proxied connections. \`--quick\` runs 2 rounds of 2 s.
+  RSS with 100 open proxied connections. The sidecar runs as the webhook injects it for a pod with a
+  proxied target: the bundle \`dist/sidecar.cjs\` under that command's V8 flags, without
+  \`--lite-mode\` (\`webhook/src/sidecar-container.ts\`); a second sidecar, the bundle in lite mode
+  (the command of pods without a proxied target), takes its turn in the same rounds for comparison.
+  Without a built bundle, the CLI entry alone. \`--quick\` runs 2 rounds of 2 s.
 - **Start storm** (\`bench/storm.ts\`): 1000 pods started at once (a rollout, a node drain), each with
   the bench sidecar's three targets, against the STS emulator throttling above 100 calls/s (a token
   bucket with one second of burst, answering 400 \`Throttling\` as STS does). Each pod is a real

@@ -4,20 +4,26 @@
  * password, no TLS on loopback; the proxy does TLS and the IAM login upstream), in the same run, in
  * interleaved rounds whose order alternates. Reports each side's throughput per round and its
  * per-transaction latency (pgbench's own log), their ratio, and the sidecar's RSS before and with 100 open
- * proxied connections.
+ * proxied connections. The sidecar runs as injected for a pod with a proxied target (the bundle under
+ * PROXY_SIDECAR_COMMAND's flags, when dist/sidecar.cjs is built); beside it, in the same rounds, the
+ * bundle under the lite-mode command of pods without one, to show what that mode would cost the relay.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { startLdapIamVerifier } from '../test/e2e/support/ldap-iam-verifier.ts';
 import { LOOPBACK, freePort } from '../test/e2e/support/net.ts';
-import { startProxySidecar } from '../test/e2e/support/pg-proxy-sidecar.ts';
+import { startProxySidecar, type ProxySidecar } from '../test/e2e/support/pg-proxy-sidecar.ts';
 import { startPostgres } from '../test/e2e/support/postgres.ts';
 import { startStsEmulator } from '../test/emulators/sts-emulator.ts';
+import { SIDECAR_BUNDLE } from '../scripts/sidecar-bundle.ts';
+import { PROXY_SIDECAR_COMMAND, SIDECAR_COMMAND } from '../webhook/src/sidecar-container.ts';
 import { percentile, round, roundSummary, summarize, type Summary } from './stats.ts';
 
 const run = promisify(execFile);
@@ -36,6 +42,19 @@ export interface PgbenchSide {
   tps: Summary;
   /** Per-transaction latency over every round, from pgbench's transaction log. */
   latencyMs: { median: number; p99: number; transactions: number };
+}
+
+/** The proxy run one way, against the direct rounds of the same run. */
+export interface PgbenchProxied {
+  /** How the sidecar ran: the injected command, lite mode, tsx, or the compiled dist. */
+  sidecarRuntime: string;
+  proxied: PgbenchSide;
+  /** Median proxied tps / median direct tps. */
+  throughputRatio: number;
+  /** Proxied p99 latency minus direct p99 latency. */
+  addedP99Ms: number;
+  /** CPU time the sidecar spent per proxied transaction. */
+  sidecarCpuUsPerTransaction: number;
 }
 
 export interface PgbenchBench {
@@ -59,6 +78,38 @@ export interface PgbenchBench {
    */
   sidecarCpuUsPerTransaction: number;
   sidecarRssMiB: { before: number; withOpenConnections: number; openConnections: number };
+  /** Other ways of running the sidecar, in the same interleaved rounds (the lite-mode command); absent in older reports. */
+  alternatives?: PgbenchProxied[];
+}
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** Node's arguments for the injected command (its V8 flags, this checkout's bundle). */
+export function imageArgv(command: readonly string[], bundle: string): string[] {
+  return [...command.slice(1, -1), bundle];
+}
+
+/** One way of running the sidecar: node's whole argv, or the CLI entry's args (before `sidecar`). */
+export interface PgbenchSidecar {
+  label: string;
+  entryArgs?: string[];
+  argv?: string[];
+}
+
+/** The injected command for a proxied pod first, then lite mode; the CLI entry when no bundle is built. */
+export function pgbenchSidecars(entry: { label: string; args: string[] }): PgbenchSidecar[] {
+  const bundle = join(ROOT, SIDECAR_BUNDLE);
+  if (!existsSync(bundle)) return [{ label: entry.label, entryArgs: entry.args }];
+  return [
+    {
+      label: `image command for a proxied pod (${PROXY_SIDECAR_COMMAND.slice(1, -1).join(' ')})`,
+      argv: imageArgv(PROXY_SIDECAR_COMMAND, bundle),
+    },
+    {
+      label: `image command in lite mode (${SIDECAR_COMMAND.slice(1, -1).join(' ')})`,
+      argv: imageArgv(SIDECAR_COMMAND, bundle),
+    },
+  ];
 }
 
 interface RoundResult {
@@ -97,7 +148,13 @@ export function parseTransactionLog(text: string): number[] {
 export async function benchPgbench(options: {
   quick: boolean;
   entry: { label: string; args: string[] };
+  /** The sidecars to compare, the first one the figures' own; pgbenchSidecars(entry) when omitted. */
+  sidecars?: readonly PgbenchSidecar[];
+  /** pgbench clients (default 8); 1 shows the latency-bound case. */
+  clients?: number;
 }): Promise<PgbenchBench> {
+  const pgbenchClients = options.clients ?? CLIENTS;
+  const threads = Math.min(THREADS, pgbenchClients);
   const rounds = options.quick ? 2 : 4;
   const seconds = options.quick ? 2 : 8;
   const dir = await mkdtemp(join(tmpdir(), 'tb-bench-pgbench-'));
@@ -119,7 +176,7 @@ export async function benchPgbench(options: {
       ldapPort: verifier.port,
       port,
       tls: { subjectAltNames: [`DNS:${DB_HOST}`] },
-      maxConnections: OPEN_CONNECTIONS + CLIENTS * 2 + 10,
+      maxConnections: OPEN_CONNECTIONS + pgbenchClients * 2 + 10,
       logins: [{ user: USER, database: DATABASE }],
     });
     cleanups.push(() => server.stop());
@@ -137,15 +194,23 @@ export async function benchPgbench(options: {
     );
     await server.adminSql(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${USER}`, DATABASE);
 
-    const sidecar = await startProxySidecar({
-      stsUrl: sts.url,
-      region: REGION,
-      roleArn: ROLE_ARN,
-      targets: [{ name: 'bench', host: DB_HOST, port, database: DATABASE, user: USER }],
-      caFile,
-      entryArgs: options.entry.args,
-    });
-    cleanups.push(() => sidecar.stop());
+    const runs = options.sidecars ?? pgbenchSidecars(options.entry);
+    const sidecars = [];
+    for (const how of runs) {
+      const started = await startProxySidecar({
+        stsUrl: sts.url,
+        region: REGION,
+        roleArn: ROLE_ARN,
+        targets: [{ name: 'bench', host: DB_HOST, port, database: DATABASE, user: USER }],
+        caFile,
+        ...(how.argv === undefined ? {} : { argv: how.argv }),
+        ...(how.entryArgs === undefined ? {} : { entryArgs: how.entryArgs }),
+      });
+      cleanups.push(() => started.stop());
+      sidecars.push(started);
+    }
+    const sidecar = sidecars[0];
+    if (sidecar === undefined) throw new Error('pgbench: no sidecar to run');
 
     const credentials = sts.issueCredentials({ roleArn: ROLE_ARN, lifetimeSeconds: 3600 });
     const directEnv = async (): Promise<Record<string, string>> => ({
@@ -162,25 +227,29 @@ export async function benchPgbench(options: {
       }).getAuthToken(),
     });
     // No PGPASSWORD and an empty pgpass: the proxy does the login.
-    const proxiedEnv = {
+    const proxiedEnv = (through: ProxySidecar) => ({
       PGHOST: LOOPBACK,
-      PGPORT: String(sidecar.proxyPort('bench')),
+      PGPORT: String(through.proxyPort('bench')),
       PGSSLMODE: 'disable',
-    };
+    });
 
-    let runs = 0;
-    const pgbenchRound = async (side: Record<string, string>, secondsToRun: number): Promise<RoundResult> => {
-      const prefix = `run${(runs += 1)}`;
-      const cpuBefore = await sidecar.cpuSeconds();
+    let roundsRun = 0;
+    const pgbenchRound = async (
+      side: Record<string, string>,
+      secondsToRun: number,
+      through: ProxySidecar = sidecar,
+    ): Promise<RoundResult> => {
+      const prefix = `run${(roundsRun += 1)}`;
+      const cpuBefore = await through.cpuSeconds();
       const { stdout } = await run(
         pgbench,
         [
           '-S',
           '-n',
           '-c',
-          String(CLIENTS),
+          String(pgbenchClients),
           '-j',
-          String(THREADS),
+          String(threads),
           '-T',
           String(secondsToRun),
           '-l',
@@ -195,7 +264,7 @@ export async function benchPgbench(options: {
           env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: '/dev/null', ...side },
         },
       );
-      const sidecarCpuSeconds = (await sidecar.cpuSeconds()) - cpuBefore;
+      const sidecarCpuSeconds = (await through.cpuSeconds()) - cpuBefore;
       const latenciesMs: number[] = [];
       for (const name of (await readdir(dir)).filter((file) => file.startsWith(`${prefix}.`))) {
         latenciesMs.push(...parseTransactionLog(await readFile(join(dir, name), 'utf8')));
@@ -212,15 +281,19 @@ export async function benchPgbench(options: {
     // Warm-up (connections, caches, the JIT of the sidecar's relay), not counted; none in a smoke run.
     if (!options.quick) {
       await pgbenchRound(await directEnv(), 1);
-      await pgbenchRound(proxiedEnv, 1);
+      for (const through of sidecars) await pgbenchRound(proxiedEnv(through), 1, through);
     }
     const direct: RoundResult[] = [];
-    const proxied: RoundResult[] = [];
+    const proxied: RoundResult[][] = sidecars.map(() => []);
+    // Each round runs direct and every sidecar once; the order rotates from round to round.
     for (let r = 0; r < rounds; r += 1) {
-      const directFirst = r % 2 === 0;
-      if (directFirst) direct.push(await pgbenchRound(await directEnv(), seconds));
-      proxied.push(await pgbenchRound(proxiedEnv, seconds));
-      if (!directFirst) direct.push(await pgbenchRound(await directEnv(), seconds));
+      const order = [-1, ...sidecars.keys()];
+      for (let k = 0; k < order.length; k += 1) {
+        const which = order[(k + r) % order.length] ?? -1;
+        const through = sidecars[which];
+        if (through === undefined) direct.push(await pgbenchRound(await directEnv(), seconds));
+        else proxied[which]?.push(await pgbenchRound(proxiedEnv(through), seconds, through));
+      }
     }
 
     const before = await sidecar.rssMiB();
@@ -234,29 +307,37 @@ export async function benchPgbench(options: {
     }
 
     const directSide = side(direct);
-    const proxiedSide = side(proxied);
+    const versus = (label: string, results: readonly RoundResult[]): PgbenchProxied => {
+      const proxiedSide = side(results);
+      return {
+        sidecarRuntime: label,
+        proxied: proxiedSide,
+        throughputRatio: round(proxiedSide.tps.median / directSide.tps.median, 3),
+        addedP99Ms: round(proxiedSide.latencyMs.p99 - directSide.latencyMs.p99, 3),
+        sidecarCpuUsPerTransaction: round(
+          (results.reduce((sum, r) => sum + r.sidecarCpuSeconds, 0) * 1e6) /
+            results.reduce((sum, r) => sum + r.transactions, 0),
+          3,
+        ),
+      };
+    };
+    const [injected, ...alternatives] = runs.map((how, i) => versus(how.label, proxied[i] ?? []));
+    if (injected === undefined) throw new Error('pgbench: no proxied rounds');
     return {
       pgbench: version,
-      sidecarRuntime: options.entry.label,
+      ...injected,
       server: `PostgreSQL ${server.binDir.split('/').at(-2) ?? '?'} on 127.0.0.1, TLS, logins by LDAP to the RDS token check`,
-      clients: CLIENTS,
-      threads: THREADS,
+      clients: pgbenchClients,
+      threads,
       rounds,
       secondsPerRound: seconds,
       direct: directSide,
-      proxied: proxiedSide,
-      throughputRatio: round(proxiedSide.tps.median / directSide.tps.median, 3),
-      addedP99Ms: round(proxiedSide.latencyMs.p99 - directSide.latencyMs.p99, 3),
-      sidecarCpuUsPerTransaction: round(
-        (proxied.reduce((sum, r) => sum + r.sidecarCpuSeconds, 0) * 1e6) /
-          proxied.reduce((sum, r) => sum + r.transactions, 0),
-        3,
-      ),
       sidecarRssMiB: {
         before: round(before, 4),
         withOpenConnections: round(withOpen, 4),
         openConnections: OPEN_CONNECTIONS,
       },
+      alternatives,
     };
   } finally {
     await cleanup();

@@ -22,7 +22,10 @@ What changed, and what it bought (same session, interleaved):
   17.5-21.6 MiB; it costs about 0.02 CPU-s at start, and the token API answers 10-35% fewer requests
   per second than the compiled CLI entry (two runs: 2,999 and 1,846 vs 3,306 and 2,793 sequential;
   4,861 and 3,307 vs 5,407 and 5,493 with 8 in flight), still far above what an app asks of its own
-  sidecar. Memory is paid by every pod for its whole life, start-up once.
+  sidecar (the latest run's table above: about half the requests with 8 in flight). Memory is paid
+  by every pod for its whole life, start-up once. Not for a pod with a proxied PostgreSQL target: its
+  sidecar relays every query, and under \`--lite-mode\` pgbench through the proxy fell from 0.59x to
+  0.45x of direct (35 -> 60 µs of sidecar CPU per transaction), so that pod's sidecar runs without it.
   \`--max-semi-space-size=1\` and \`--single-threaded-gc\` changed nothing measurable at idle.
 - **Webhook patch**: each patch operation's value was copied through \`JSON.parse(JSON.stringify())\`
   (4% of the webhook's busy time); a plain walk does the same (undefined keys dropped, undefined array

@@ -29,13 +29,14 @@ import { rdsCaMount } from './volumes.ts';
 export type SidecarVariant = 'native' | 'legacy-init' | 'legacy';
 
 /**
- * The injected containers' command: the image's node running the sidecar bundle (dist/sidecar.cjs,
- * `npm run build:bundle`, scripts/sidecar-bundle.ts) rather than the image ENTRYPOINT (the whole CLI,
- * loaded file by file). `--lite-mode`: V8 without its optimizing compilers and with lazy feedback; the
- * sidecar does little CPU work, so they buy it little and cost it memory in every pod for its whole
- * life (docs/bench.md: 8 MiB less RSS, 2-6 MiB less anon, about 0.02 CPU-s more at start). Lite mode
- * turns WebAssembly off (see scripts/sidecar-bundle.ts for what that rules out);
- * `--no-expose-wasm` says so up front, which keeps V8's warning line about it out of the logs.
+ * The injected containers' command when no target of the pod is proxied: the image's node running the
+ * sidecar bundle (dist/sidecar.cjs, `npm run build:bundle`, scripts/sidecar-bundle.ts) rather than the
+ * image ENTRYPOINT (the whole CLI, loaded file by file). `--lite-mode`: V8 without its optimizing
+ * compilers and with lazy feedback; such a sidecar does little CPU work, so they buy it little and cost
+ * it memory in every pod for its whole life (docs/bench.md: 8 MiB less RSS, 2-6 MiB less anon, about
+ * 0.02 CPU-s more at start). Lite mode turns WebAssembly off (see scripts/sidecar-bundle.ts for what
+ * that rules out); `--no-expose-wasm` says so up front, which keeps V8's warning line about it out of
+ * the logs.
  */
 export const SIDECAR_COMMAND: readonly string[] = [
   '/nodejs/bin/node',
@@ -43,6 +44,22 @@ export const SIDECAR_COMMAND: readonly string[] = [
   '--no-expose-wasm',
   '/app/dist/sidecar.cjs',
 ];
+
+/**
+ * The command when a target of the pod is proxied (sidecar/src/pg-proxy/): without `--lite-mode`, since
+ * the proxy relays every query of the app; in lite mode it spent about 1.7 times the CPU per query and
+ * gave 20% less throughput (bench/pgbench.ts runs both). Still `--no-expose-wasm`: the same bundle, no
+ * WebAssembly either way.
+ */
+export const PROXY_SIDECAR_COMMAND: readonly string[] = SIDECAR_COMMAND.filter(
+  (arg) => arg !== '--lite-mode',
+);
+
+/** The injected command for `spec`: lite mode unless a target of the pod is proxied. */
+export function sidecarCommand(spec: Pick<InjectionSpec, 'targets'>): readonly string[] {
+  const proxied = spec.targets.some((target) => target.kind === 'rds' && target.proxy !== undefined);
+  return proxied ? PROXY_SIDECAR_COMMAND : SIDECAR_COMMAND;
+}
 
 /** The contract JSON the sidecar parses at start (contract/sidecar-config.ts). */
 export function sidecarConfig(spec: InjectionSpec): SidecarConfig {
@@ -100,7 +117,7 @@ export function buildSidecarContainer(
     name: variant === 'legacy-init' ? SIDECAR_INIT_CONTAINER_NAME : SIDECAR_CONTAINER_NAME,
     image: spec.image,
     imagePullPolicy: spec.imagePullPolicy,
-    command: [...SIDECAR_COMMAND],
+    command: [...sidecarCommand(spec)],
   };
   // With a command and no args, Kubernetes ignores the image's CMD too: the sidecar gets no arguments.
   if (variant === 'legacy-init') container.args = ['--once'];

@@ -13,6 +13,7 @@ import type { RdsTarget } from '../../../contract/sidecar-config.ts';
 import { PROXY_ERROR_HINTS } from '../error-class.ts';
 import { describeError, type Logger } from '../log.ts';
 import { forwardCancel, type CancelKeys } from './cancel.ts';
+import { forward } from './forward.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import {
   parseAuthentication,
@@ -333,9 +334,9 @@ function fail(client: Socket, deps: SessionDeps, error: ProxyError | ForwardedEr
 }
 
 /**
- * Relays both ways until both sides are closed. pipe() gives backpressure (a slow client pauses the
- * database's socket, and the other way round); an end passes on as an end, an error or an abrupt
- * close destroys the other side too.
+ * Relays both ways until both sides are closed, with backpressure (a slow client pauses the database's
+ * socket, and the other way round); an end passes on as an end, an error or an abrupt close destroys
+ * the other side too.
  */
 async function relay(
   client: Socket,
@@ -359,8 +360,6 @@ async function relay(
   upstream.once('close', () => {
     if (!client.writableEnded) client.destroy();
   });
-  client.on('data', (chunk: Buffer) => metrics.relayed('to-database', chunk.length));
-  upstream.on('data', (chunk: Buffer) => metrics.relayed('to-client', chunk.length));
   if (clientRest.length > 0) {
     metrics.relayed('to-database', clientRest.length);
     upstream.write(clientRest);
@@ -369,8 +368,8 @@ async function relay(
     metrics.relayed('to-client', upstreamRest.length);
     client.write(upstreamRest);
   }
-  client.pipe(upstream);
-  upstream.pipe(client);
+  forward(client, upstream, (bytes) => metrics.relayed('to-database', bytes));
+  forward(upstream, client, (bytes) => metrics.relayed('to-client', bytes));
   await closed;
 }
 

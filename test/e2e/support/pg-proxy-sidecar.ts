@@ -30,6 +30,8 @@ export interface ProxySidecarOptions {
   readonly refreshMarginSeconds?: number;
   /** How the entrypoint runs (node args before `sidecar`); tsx on cli/main.ts when omitted. */
   readonly entryArgs?: readonly string[];
+  /** Node's whole argument list instead (e.g. the injected command's V8 flags and bundle, no `sidecar`). */
+  readonly argv?: readonly string[];
 }
 
 export interface ProxySidecar {
@@ -114,7 +116,7 @@ export async function startProxySidecar(options: ProxySidecarOptions): Promise<P
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/token-broker-e2e/credentials',
   };
   const entry = options.entryArgs ?? ['--import', 'tsx', 'cli/main.ts'];
-  const child = spawn(process.execPath, [...entry, 'sidecar'], {
+  const child = spawn(process.execPath, options.argv ?? [...entry, 'sidecar'], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
