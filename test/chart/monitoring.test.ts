@@ -7,11 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { createMetrics } from '../../sidecar/src/metrics.ts';
-import { createProxyMetrics } from '../../sidecar/src/pg-proxy/metrics.ts';
-import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { CHART_DIR, NAMESPACE, REPO_ROOT, findOne, render, renderRun } from './support/helm.ts';
 import { runPromtool } from './support/promtool.ts';
+import { exportedMetricNames } from './support/exported-metrics.ts';
 
 const ALERTS_FILE = join(CHART_DIR, 'files/alerts.yaml');
 const ALERTS_TEST = join(REPO_ROOT, 'test/chart/alerts.test.yaml');
@@ -70,15 +68,7 @@ void describe('alert rules with promtool', () => {
   });
 
   it('uses only metric names the sidecar and the webhook export', async () => {
-    const sidecar = createMetrics({ isReady: () => true, targets: () => [], defaultMetrics: false });
-    // The PostgreSQL proxy reports on the sidecar's registry (sidecar/src/pg-proxy/proxies.ts).
-    createProxyMetrics(sidecar.registry, ['orders']);
-    const webhook = createWebhookMetrics({ defaultMetrics: false });
-    const exported = new Set(
-      [...(await sidecar.registry.getMetricsAsJSON()), ...(await webhook.registry.getMetricsAsJSON())].map(
-        (m) => m.name,
-      ),
-    );
+    const exported = await exportedMetricNames();
     for (const rule of allRules) {
       for (const name of rule.expr.match(/token_broker_[a-z_]+/g) ?? []) {
         assert.ok(exported.has(name), `${rule.alert} uses ${name}, which no component exports`);

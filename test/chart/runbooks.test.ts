@@ -12,12 +12,10 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { ERROR_CLASSES, PROXY_ERROR_CLASSES } from '../../sidecar/src/error-class.ts';
-import { createMetrics } from '../../sidecar/src/metrics.ts';
-import { createProxyMetrics } from '../../sidecar/src/pg-proxy/metrics.ts';
-import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
 import { SIDECAR_CONTAINER_NAME } from '../../webhook/src/names.ts';
 import { CHART_DIR, REPO_ROOT, findOne, render, renderRun } from './support/helm.ts';
 import { runPromtool } from './support/promtool.ts';
+import { exportedMetricNames } from './support/exported-metrics.ts';
 
 const RUNBOOK_DIR = join(REPO_ROOT, 'docs/runbooks');
 const INDEX = 'README.md';
@@ -205,15 +203,7 @@ void describe('runbooks: consistent with the code', () => {
   });
 
   it('query only metrics the sidecar and the webhook export', async () => {
-    const sidecar = createMetrics({ isReady: () => true, targets: () => [], defaultMetrics: false });
-    // The PostgreSQL proxy reports on the sidecar's registry (sidecar/src/pg-proxy/proxies.ts).
-    createProxyMetrics(sidecar.registry, ['orders']);
-    const webhook = createWebhookMetrics({ defaultMetrics: false });
-    const exported = new Set(
-      [...(await sidecar.registry.getMetricsAsJSON()), ...(await webhook.registry.getMetricsAsJSON())].map(
-        (m) => m.name,
-      ),
-    );
+    const exported = await exportedMetricNames();
     for (const file of runbookFiles) {
       for (const [name = ''] of readRunbook(file).matchAll(/\btoken_broker_[a-z_]+/g)) {
         const metric = name.replace(/_(bucket|sum|count)$/, '');

@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 
 /** The only interface the e2e stand-ins bind to: nothing here may be reachable from outside the machine. */
 export const LOOPBACK = '127.0.0.1';
@@ -21,4 +22,17 @@ export async function freePort(): Promise<number> {
       probe.close(() => resolve(address.port));
     });
   });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port (the probe is closed at once). */
+export async function acceptsTcp(port: number): Promise<boolean> {
+  const socket = connect({ host: LOOPBACK, port });
+  try {
+    await once(socket, 'connect');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.destroy();
+  }
 }

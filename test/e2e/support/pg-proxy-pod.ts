@@ -1,6 +1,4 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import type { SidecarConfig } from '../../../contract/sidecar-config.ts';
 import type { Container, Pod } from '../../../webhook/src/k8s-types.ts';
@@ -9,7 +7,7 @@ import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
 import { makeWebIdentityToken } from '../../emulators/web-identity-token.ts';
 import { containerEnv, findContainer, hostPath } from './kubelet.ts';
 import type { VolumeDirs } from './kubelet.ts';
-import { LOOPBACK, freePort } from './net.ts';
+import { LOOPBACK, acceptsTcp, freePort } from './net.ts';
 import { startContainerProcess } from './sidecar-process.ts';
 import type { ContainerProcess } from './sidecar-process.ts';
 
@@ -47,18 +45,6 @@ export interface ProxiedPod {
   readonly brokerDir: string;
   /** The config the sidecar runs with (paths mapped to this machine). */
   readonly config: SidecarConfig;
-}
-
-async function accepts(port: number): Promise<boolean> {
-  const socket = connect({ host: LOOPBACK, port });
-  try {
-    await once(socket, 'connect');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.destroy();
-  }
 }
 
 export async function startProxiedPod(options: ProxiedPodOptions): Promise<ProxiedPod> {
@@ -160,7 +146,7 @@ export async function startProxiedPod(options: ProxiedPodOptions): Promise<Proxi
   try {
     await sidecar.waitForStartup();
     const proxyPorts = config.targets.flatMap((t) => (t.kind === 'rds' && t.proxy ? [t.proxy.port] : []));
-    for (let attempt = 0; !(await Promise.all(proxyPorts.map(accepts))).every(Boolean); attempt += 1) {
+    for (let attempt = 0; !(await Promise.all(proxyPorts.map(acceptsTcp))).every(Boolean); attempt += 1) {
       if (attempt > 100) throw new Error(`the proxies do not accept connections:\n${sidecar.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -2,14 +2,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RdsTarget, SidecarConfig } from '../../../contract/sidecar-config.ts';
 import { sidecarConfig } from '../../fakes/sidecar-config.ts';
 import { freeListenPorts, irsaEnv, sidecarProcessEnv } from '../../sidecar/support/sidecar-process-env.ts';
-import { LOOPBACK, freePort } from './net.ts';
+import { LOOPBACK, acceptsTcp, freePort } from './net.ts';
 
 /**
  * `token-broker sidecar` as its own process with RDS PostgreSQL targets whose loopback proxy is on,
@@ -64,19 +63,6 @@ function get(port: number, path: string): Promise<{ status: number; body: string
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:port (closed at once). */
-async function accepts(port: number): Promise<boolean> {
-  const socket = connect({ host: LOOPBACK, port });
-  try {
-    await once(socket, 'connect');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.destroy();
-  }
 }
 
 export async function startProxySidecar(options: ProxySidecarOptions): Promise<ProxySidecar> {
@@ -155,7 +141,7 @@ export async function startProxySidecar(options: ProxySidecarOptions): Promise<P
       (await get(listen.healthPort, '/readyz').then(
         (reply) => reply.status === 200,
         () => false,
-      )) && (await Promise.all([...proxyPorts.values()].map(accepts))).every(Boolean);
+      )) && (await Promise.all([...proxyPorts.values()].map(acceptsTcp))).every(Boolean);
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
