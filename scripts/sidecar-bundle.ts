@@ -11,8 +11,9 @@
  * the sidecar exits (the SDK's IMDS credential path does `import('node:http')`). A `require` reads no
  * export it is not asked for.
  */
-import { writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { build, buildSync, type BuildOptions, type BuildResult } from 'esbuild';
 
 export const SIDECAR_ENTRY = 'sidecar/src/image-entry.ts';
@@ -70,6 +71,7 @@ function checkedOutput(result: BuildResult<{ write: false }>): { path: string; c
 /** Bundles the sidecar into `outfile` (absolute, or relative to `root`); returns its size in bytes. */
 export async function bundleSidecar(root: string, outfile = SIDECAR_BUNDLE): Promise<number> {
   const { path, code } = checkedOutput(await build(bundleOptions(root, outfile)));
+  await mkdir(dirname(path), { recursive: true });
   await writeFile(path, code);
   return Buffer.byteLength(code);
 }
@@ -77,6 +79,7 @@ export async function bundleSidecar(root: string, outfile = SIDECAR_BUNDLE): Pro
 /** The same, blocking: for test helpers that start a container synchronously. */
 export function bundleSidecarSync(root: string, outfile: string): number {
   const { path, code } = checkedOutput(buildSync(bundleOptions(root, outfile)));
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, code);
   return Buffer.byteLength(code);
 }

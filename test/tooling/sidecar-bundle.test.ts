@@ -67,7 +67,8 @@ describe('the sidecar bundle under the injected V8 flags', () => {
   let bundle: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tb-sidecar-bundle-'));
-    bundle = join(dir, 'sidecar.cjs');
+    // Into a directory that does not exist yet, as dist/ on a fresh clone (`npm run build:bundle` alone).
+    bundle = join(dir, 'dist', 'sidecar.cjs');
     await bundleSidecar(ROOT, bundle);
   });
   after(() => rm(dir, { recursive: true, force: true }));
