@@ -218,6 +218,114 @@ export function comparisons(report: Report): Comparison[] {
       (_v, ratio) => ({ text: '<= 1.2x', met: ratio <= 1.2 }),
     );
   }
+  const crowd = report.crowd;
+  if (crowd) {
+    const what = `${crowd.pods} real sidecars started at once, STS throttling above ${crowd.callsPerSecond} calls/s`;
+    const ideal = crowd.idealSeconds;
+    add(
+      'crowd.allReady.seconds',
+      `${what}: all ready`,
+      's',
+      crowd.throttled.allReadySeconds,
+      {
+        key: 'baseline.crowd.unthrottled.allReady.seconds',
+        what: `the same ${crowd.pods} without throttling`,
+        value: crowd.unthrottled.allReadySeconds,
+      },
+      'ratio.crowd.allReady.seconds',
+      (value) => ({
+        text: `near max(boot, (needed - burst) / rate) = ${ideal.toFixed(1)} s (<= 1.25x)`,
+        met: value <= 1.25 * ideal,
+      }),
+    );
+    add(
+      'crowd.stsCalls',
+      `${what}: STS calls, throttled ones included`,
+      'calls',
+      crowd.throttled.stsCalls,
+      { key: 'needed.crowd.stsCalls', what: 'needed', value: crowd.neededCalls },
+      'ratio.crowd.stsCalls',
+      (_v, ratio) => ({ text: '<= 1.2x', met: ratio <= 1.2 }),
+    );
+  }
+  const pg = report.pgbench;
+  if (pg) {
+    const direct = {
+      key: 'pgbench.direct.tps',
+      what: 'pgbench direct, verified TLS',
+      value: pg.direct.tps.median,
+    };
+    const via = `pgbench -S, ${pg.clients} clients`;
+    add(
+      'pgbench.proxy.tps',
+      `${via}: through the sidecar's PostgreSQL proxy`,
+      'tps',
+      pg.proxied.tps.median,
+      direct,
+      'ratio.pgbench.proxy.tps',
+      (_v, ratio) => ({ text: '>= 0.9x', met: ratio >= 0.9 }),
+    );
+    add(
+      'pgbench.proxy.p99Ms',
+      `${via}: p99 latency through the proxy`,
+      'ms',
+      pg.proxied.latencyMs.p99,
+      { key: 'pgbench.direct.p99Ms', what: 'direct', value: pg.direct.latencyMs.p99 },
+      'ratio.pgbench.proxy.p99Ms',
+    );
+    if (pg.socat) {
+      add(
+        'pgbench.socat.tps',
+        `${via}: through socat, the floor of any relay`,
+        'tps',
+        pg.socat.side.tps.median,
+        direct,
+        'ratio.pgbench.socat.tps',
+      );
+      const socatCpu = pg.socat.side.cpuUsPerTransaction?.relay;
+      if (socatCpu !== undefined && socatCpu > 0) {
+        add(
+          'pgbench.proxy.relayCpuUsPerTransaction',
+          `${via}: the sidecar's CPU per proxied transaction (TLS to the database included)`,
+          'µs',
+          pg.sidecarCpuUsPerTransaction,
+          { key: 'pgbench.socat.relayCpuUsPerTransaction', what: "socat's, no TLS", value: socatCpu },
+          'ratio.pgbench.proxy.relayCpuUsPerTransaction',
+        );
+      }
+    }
+    if (pg.pinned) {
+      const pinnedDirect = {
+        key: 'pgbench.pinned.direct.tps',
+        what: 'direct, placed alike',
+        value: pg.pinned.direct.tps.median,
+      };
+      add(
+        'pgbench.pinned.proxy.tps',
+        `${via}, database on its own CPU: through the proxy`,
+        'tps',
+        pg.pinned.proxy.side.tps.median,
+        pinnedDirect,
+        'ratio.pgbench.pinned.proxy.tps',
+      );
+      add(
+        'pgbench.pinned.socat.tps',
+        `${via}, database on its own CPU: through socat`,
+        'tps',
+        pg.pinned.socat.side.tps.median,
+        pinnedDirect,
+        'ratio.pgbench.pinned.socat.tps',
+      );
+    }
+    add(
+      'pgbench.proxy.rssMiB.openConnections',
+      `sidecar RSS with ${pg.sidecarRssMiB.openConnections} open proxied connections`,
+      'MiB',
+      pg.sidecarRssMiB.withOpenConnections,
+      { key: 'pgbench.proxy.rssMiB.before', what: 'before them', value: pg.sidecarRssMiB.before },
+      'ratio.pgbench.proxy.rssMiB.openConnections',
+    );
+  }
   return out;
 }
 

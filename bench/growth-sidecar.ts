@@ -1,6 +1,7 @@
 /**
- * How the sidecar's cost grows with its targets: real `token-broker sidecar` processes (the compiled
- * entry when built, like bench/sidecar.ts) with 1, 10 and 50 targets, started side by side, each
+ * How the sidecar's cost grows with its targets: real sidecar processes running the image command
+ * when the bundle is built (dist/sidecar.cjs under the injected command's V8 flags, bench/sidecar.ts's
+ * `imageSidecarEntry`; else the CLI entry) with 1, 10 and 50 targets, started side by side, each
  * against an STS emulator of its own that issues short-lived credentials, so refreshes happen while
  * it is watched. Targets cycle postgres, mysql (both as the pod's IRSA identity) and mongo assuming
  * one shared role: per credential lifetime one web identity call and one AssumeRole, however many
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Target } from '../contract/sidecar-config.ts';
 import { startStsEmulator, type StsEmulator } from '../test/emulators/sts-emulator.ts';
+import type { SidecarEntry } from './sidecar.ts';
 import { mongoTarget, rdsTarget, sidecarConfig } from '../test/fakes/sidecar-config.ts';
 import { freeListenPorts, irsaEnv, sidecarProcessEnv } from '../test/sidecar/support/sidecar-process-env.ts';
 import { call, waitFor } from './net.ts';
@@ -99,9 +101,14 @@ interface Running {
   readyMs: number;
 }
 
+/** Node's argument list for `entry`: the image command's flags and bundle, or the CLI's `sidecar`. */
+export function growthSidecarArgv(entry: SidecarEntry): string[] {
+  return entry.sidecarArgv ?? [...entry.args, 'sidecar'];
+}
+
 async function startOne(
   root: string,
-  entryArgs: string[],
+  entry: SidecarEntry,
   count: number,
   o: SidecarGrowthOptions,
 ): Promise<Running> {
@@ -122,7 +129,7 @@ async function startOne(
     ...(await irsaEnv({ dir, region: REGION, roleArn: POD_ROLE, stsUrl: sts.url })),
   };
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...entryArgs, 'sidecar'], {
+  const child = spawn(process.execPath, growthSidecarArgv(entry), {
     cwd: root,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -156,13 +163,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 export async function benchSidecarGrowth(
   root: string,
-  entry: { label: string; args: string[] },
+  entry: SidecarEntry,
   o: SidecarGrowthOptions,
 ): Promise<SidecarGrowth> {
   const running: Running[] = [];
   try {
     // Side by side: CPU time and memory are per process, so they do not add up across them.
-    for (const r of await Promise.all(o.targetCounts.map((n) => startOne(root, entry.args, n, o)))) {
+    for (const r of await Promise.all(o.targetCounts.map((n) => startOne(root, entry, n, o)))) {
       running.push(r);
     }
     await sleep(o.idleMs);

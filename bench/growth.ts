@@ -6,17 +6,15 @@ import {
   type SidecarGrowth,
 } from './growth-sidecar.ts';
 import { benchWebhookGrowth, type WebhookGrowthPoint } from './growth-webhook.ts';
+import type { SidecarEntry } from './sidecar.ts';
 
 export interface GrowthBench {
   sidecar: SidecarGrowth;
   webhook: WebhookGrowthPoint[];
 }
 
-export async function benchGrowth(
-  root: string,
-  entry: { label: string; args: string[] },
-  quick: boolean,
-): Promise<GrowthBench> {
+/** `entry`: what the sidecar processes run; the image command when the bundle is built. */
+export async function benchGrowth(root: string, entry: SidecarEntry, quick: boolean): Promise<GrowthBench> {
   return {
     sidecar: await benchSidecarGrowth(root, entry, quick ? SIDECAR_GROWTH_QUICK : SIDECAR_GROWTH_FULL),
     webhook: await benchWebhookGrowth(quick),

@@ -5,12 +5,14 @@ import type { InjectCliCase } from './inject-cli.ts';
 import type { LoadResult } from './load.ts';
 import type { Machine } from './machine.ts';
 import type { MutateCase } from './mutate.ts';
-import type { PgbenchBench } from './pgbench.ts';
+import type { PgbenchBench, PgbenchSide } from './pgbench.ts';
 import type { SidecarBench } from './sidecar.ts';
 import type { GrowthBench } from './growth.ts';
 import { renderGrowth } from './growth-report.ts';
 import type { StormBench } from './storm.ts';
 import { renderStorm } from './storm-report.ts';
+import type { CrowdBench } from './crowd.ts';
+import { renderCrowd } from './crowd-report.ts';
 import type { Summary } from './stats.ts';
 import type { WebhookBench } from './webhook.ts';
 import { REMAINING_COST } from './remaining-cost.ts';
@@ -30,6 +32,7 @@ export interface Report {
   sidecar?: SidecarBench[];
   pgbench?: PgbenchBench;
   storm?: StormBench;
+  crowd?: CrowdBench;
   growth?: GrowthBench;
   errors: string[];
 }
@@ -204,25 +207,16 @@ export function renderMarkdown(report: Report): string {
     out.push(
       `### pgbench select-only: direct vs through the sidecar's PostgreSQL proxy (${p.clients} clients, ${p.threads} threads, ${p.rounds} interleaved rounds of ${p.secondsPerRound} s each; sidecar: ${p.sidecarRuntime})`,
     );
-    const row = (label: string, s: PgbenchBench['direct']): string[] => [
-      label,
-      `${num(s.tps.median)} (${num(s.tps.min)})`,
-      `${fixed(s.latencyMs.median)} / ${fixed(s.latencyMs.p99)}`,
-      num(s.latencyMs.transactions),
-    ];
-    out.push(
-      table(
-        ['path', 'tps median (slowest round)', 'latency ms median / p99', 'transactions logged'],
-        [
-          row('direct: verified TLS, RDS token as password', p.direct),
-          row('proxy: 127.0.0.1, no password, no token code', p.proxied),
-          ...(p.alternatives ?? []).map((alt) => row(`proxy, sidecar: ${alt.sidecarRuntime}`, alt.proxied)),
-        ],
-      ),
-    );
+    out.push(table(PGBENCH_COLUMNS, pgbenchRows(p)));
     out.push(
       `Throughput through the proxy: ${num(p.throughputRatio, 2)}x direct; added p99 latency ${fixed(p.addedP99Ms)} ms; ` +
         `the sidecar used ${fixed(p.sidecarCpuUsPerTransaction)} µs of CPU per proxied transaction. ` +
+        (p.socat
+          ? `The floor, socat in the same rounds: ${num(p.socat.throughputRatio, 2)}x direct, added p99 latency ${fixed(p.socat.addedP99Ms)} ms. `
+          : '') +
+        (p.pinned
+          ? `With the database on its own CPU (${p.pinned.placement}): the proxy ${num(p.pinned.proxy.throughputRatio, 2)}x, socat ${num(p.pinned.socat.throughputRatio, 2)}x of direct placed alike. `
+          : '') +
         `Sidecar RSS ${num(p.sidecarRssMiB.before, 1)} MiB before, ${num(p.sidecarRssMiB.withOpenConnections, 1)} MiB with ${p.sidecarRssMiB.openConnections} open proxied connections. ` +
         `${p.pgbench}; ${p.server}.`,
     );
@@ -234,6 +228,7 @@ export function renderMarkdown(report: Report): string {
     }
   }
   if (report.storm) out.push(...renderStorm(report.storm));
+  if (report.crowd) out.push(...renderCrowd(report.crowd));
   if (report.growth) out.push(...renderGrowth(report.growth));
   if (report.errors.length > 0) {
     out.push('### Not measured');
@@ -242,14 +237,57 @@ export function renderMarkdown(report: Report): string {
   return `${out.join('\n\n')}\n`;
 }
 
+const PGBENCH_COLUMNS = [
+  'path',
+  'tps median (slowest round)',
+  'x direct',
+  'latency ms median / p99',
+  'CPU µs per transaction: pgbench / postgres / relay = total',
+  'transactions logged',
+];
+
+/** Every pgbench path with its ratio to the direct run placed like it (the pinned rows to the pinned direct). */
+export function pgbenchRows(p: PgbenchBench): string[][] {
+  const row = (label: string, s: PgbenchSide, base: PgbenchSide): string[] => {
+    const cpu = s.cpuUsPerTransaction;
+    return [
+      label,
+      `${num(s.tps.median)} (${num(s.tps.min)})`,
+      `${num(s.tps.median / base.tps.median, 2)}x`,
+      `${fixed(s.latencyMs.median)} / ${fixed(s.latencyMs.p99)}`,
+      cpu
+        ? `${num(cpu.pgbench, 0)} / ${num(cpu.postgres, 0)} / ${num(cpu.relay, 0)} = ${num(cpu.total, 0)}`
+        : '-',
+      num(s.latencyMs.transactions),
+    ];
+  };
+  const d = p.direct;
+  const rows = [
+    row('direct: verified TLS, RDS token as password', d, d),
+    ...(p.socat ? [row('floor: socat relay, the same TLS end to end', p.socat.side, d)] : []),
+    row('proxy: 127.0.0.1, no password, no token code', p.proxied, d),
+    ...(p.alternatives ?? []).map((alt) => row(`proxy, sidecar: ${alt.sidecarRuntime}`, alt.proxied, d)),
+  ];
+  const own = p.pinned;
+  if (own) {
+    rows.push(
+      row('database on its own CPU: direct', own.direct, own.direct),
+      row('database on its own CPU: socat floor', own.socat.side, own.direct),
+      row('database on its own CPU: proxy', own.proxy.side, own.direct),
+    );
+  }
+  return rows;
+}
+
 /** docs/bench.md: how the numbers are made, then the numbers of the latest run. */
 export function renderDoc(report: Report): string {
   return `# Benchmarks
 
 Measurements, not tests: nothing here passes or fails. \`npm run bench\` runs everything on 127.0.0.1 with
-bounded request counts (about a minute on an idle 2-CPU machine), writes \`bench/report.json\` (git-ignored) and prints
+bounded request counts (about six minutes on an idle 2-CPU machine), writes \`bench/report.json\` (git-ignored) and prints
 this summary; \`npm run bench -- --doc docs/bench.md\` rewrites this page from the run (numbers are never
-edited by hand). \`--only build,mutate,webhook,inject,sidecar,pgbench,storm,growth\` runs a subset.
+edited by hand; \`--rerender docs/bench.md\` writes it again from the last report after a prose edit).
+\`--only build,mutate,webhook,inject,sidecar,pgbench,storm,crowd,growth\` runs a subset.
 
 - **mutatePod**: the webhook's pure core on the two examples' pod templates (with their ServiceAccount)
   and on a pod with three targets; warm-up, then 7 rounds of 1000 calls, each call timed.
@@ -287,7 +325,15 @@ edited by hand). \`--only build,mutate,webhook,inject,sidecar,pgbench,storm,grow
   proxied target: the bundle \`dist/sidecar.cjs\` under that command's V8 flags, without
   \`--lite-mode\` (\`webhook/src/sidecar-container.ts\`); a second sidecar, the bundle in lite mode
   (the command of pods without a proxied target), takes its turn in the same rounds for comparison.
-  Without a built bundle, the CLI entry alone. \`--quick\` runs 2 rounds of 2 s.
+  Without a built bundle, the CLI entry alone. The floor takes its turn too: pgbench with its own TLS
+  and token through \`socat\` (\`bench/socat-relay.ts\`), a C relay forking per connection with no
+  protocol logic: what any extra hop costs on this machine. CPU per transaction of each party from
+  \`/proc/<pid>/stat\` (the postmaster's reaped backends, socat's reaped forks, pgbench as the bench's
+  reaped child, the sidecar's own). Every row's ratio is to the direct run placed like it. Not in the
+  default run: the same paths with PostgreSQL pinned to one CPU and pgbench and the relay to the other
+  (\`benchPgbench({ pinned: true })\`, for the database on hardware of its own as RDS is); on these 2
+  shared CPUs with no network delay it measured cross-CPU wake-ups (direct fell to half, socat came out
+  faster than direct), not the proxy. \`--quick\` runs 2 rounds of 2 s.
 - **Start storm** (\`bench/storm.ts\`): 1000 pods started at once (a rollout, a node drain), each with
   the bench sidecar's three targets, against the STS emulator throttling above 100 calls/s (a token
   bucket with one second of burst, answering 400 \`Throttling\` as STS does). Each pod is a real
@@ -300,10 +346,21 @@ edited by hand). \`--only build,mutate,webhook,inject,sidecar,pgbench,storm,grow
   were), each pod's process start-up is not paid, and STS is on loopback. With every pod calling at
   the same instant, the first wave alone is throttled for all but the burst: no backoff can make
   fewer than needed + (pods - burst) calls (1.45x for 1000 pods at 100 calls/s), so the goal of
-  1.2x holds only when pods arrive spread out (as real rollouts mostly do). \`--quick\`: 20 pods at
-  20 calls/s.
-- **Growth** (\`bench/growth*.ts\`): real sidecar processes (compiled entry when built) with 1, 10 and
-  50 targets side by side (postgres, mysql, mongo with one shared role, cycling), each against an
+  1.2x holds only when pods arrive spread out (as real rollouts mostly do). After a throttled answer a
+  sidecar's retries are full-jitter from an 8 s base (20 s cap while it has nothing to serve), one per
+  credential for all its targets; a pod cannot know how many others wait with it, so the calls above
+  the floor are the retries that land while the retry windows are still too short for the crowd.
+  \`--quick\`: 20 pods at 20 calls/s.
+- **Crowd** (\`bench/crowd.ts\`): 30 real sidecar processes of the image command started at once (what a
+  node drain does to one node), each with the three targets, its own IRSA token, directory and ports,
+  against one STS emulator: throttling above 10 calls/s (burst 10), and not throttling at all, in
+  alternating order, 3 rounds each (medians). A pod is ready when every target file exists and \`/readyz\`
+  answers 200. Unlike the storm, every pod pays its own process start on this machine's two CPUs: the
+  unthrottled run is the boot floor, and the best a throttled crowd can do is max(that floor,
+  (needed - burst) / rate). \`--quick\`: 4 pods at 4 calls/s, one round.
+- **Growth** (\`bench/growth*.ts\`): real sidecar processes running the image command (the bundle
+  \`dist/sidecar.cjs\` under the injected command's V8 flags, as the sidecar section's "image command";
+  the CLI entry when no bundle was built) with 1, 10 and 50 targets side by side (postgres, mysql, mongo with one shared role, cycling), each against an
   emulator issuing 8 s credentials so refreshes happen while measured: RSS and anon after 5 s, then
   CPU over 20 s divided by the credential refreshes in it. The webhook's \`POST /mutate\` in process
   (\`app.inject\`) with 1 and 20 \`rds-\` annotations. \`--quick\`: 1 and 10 targets, short windows.

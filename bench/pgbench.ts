@@ -7,11 +7,13 @@
  * proxied connections. The sidecar runs as injected for a pod with a proxied target (the bundle under
  * PROXY_SIDECAR_COMMAND's flags, when dist/sidecar.cjs is built); beside it, in the same rounds, the
  * bundle under the lite-mode command of pods without one, to show what that mode would cost the relay.
+ * The floor takes its turn in the same rounds: pgbench with its own TLS and token through socat, a C
+ * relay with no logic. Each party's CPU per transaction comes from /proc (pgbench, the backends, the relay).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -24,6 +26,8 @@ import { startPostgres } from '../test/e2e/support/postgres.ts';
 import { startStsEmulator } from '../test/emulators/sts-emulator.ts';
 import { SIDECAR_BUNDLE } from '../scripts/sidecar-bundle.ts';
 import { PROXY_SIDECAR_COMMAND, SIDECAR_COMMAND } from '../webhook/src/sidecar-container.ts';
+import { parentPid, processCpu, settledCpu } from './process-cpu.ts';
+import { startSocatRelay } from './socat-relay.ts';
 import { percentile, round, roundSummary, summarize, type Summary } from './stats.ts';
 
 const run = promisify(execFile);
@@ -36,12 +40,61 @@ const DATABASE = 'benchdb';
 const CLIENTS = 8;
 const THREADS = 2;
 const OPEN_CONNECTIONS = 100;
+/** CPUs of the pinned rounds: the database on one, the client and its relay on the other. */
+const DATABASE_CPU = '1';
+const CLIENT_CPU = '0';
+
+/** Sets the CPUs of every thread of `pid`; its children forked afterwards inherit them. */
+async function setAffinity(pid: number, cpus: string): Promise<void> {
+  await run('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
+}
+
+/** Gives the processes every CPU again; a process already gone is skipped. */
+async function unpin(pids: readonly number[]): Promise<void> {
+  const all = `0-${availableParallelism() - 1}`;
+  for (const pid of pids) await setAffinity(pid, all).catch(() => undefined);
+}
 
 export interface PgbenchSide {
   /** Transactions per second, one sample per round (pgbench's figure without connection time). */
   tps: Summary;
   /** Per-transaction latency over every round, from pgbench's transaction log. */
   latencyMs: { median: number; p99: number; transactions: number };
+  /**
+   * CPU µs per transaction of each party over the rounds (/proc: pgbench as this process's reaped
+   * child, the backends as the postmaster's, the relay's process and its forks); absent in older reports.
+   */
+  cpuUsPerTransaction?: PartyCpu;
+}
+
+/** CPU of each party of a path; `relay` is 0 when there is none (direct). */
+export interface PartyCpu {
+  pgbench: number;
+  postgres: number;
+  relay: number;
+  total: number;
+}
+
+/** A path other than the proxy, against direct in the same rounds and placement. */
+export interface PgbenchVersusDirect {
+  label: string;
+  side: PgbenchSide;
+  /** Median tps / median direct tps. */
+  throughputRatio: number;
+  /** p99 latency minus direct p99 latency. */
+  addedP99Ms: number;
+}
+
+/**
+ * The rounds again with the database on a CPU of its own (PostgreSQL and its backends pinned to CPU 1,
+ * pgbench and the relay to CPU 0): the database on other hardware, as RDS is, with the client and its
+ * relay sharing what the app's node gives them. No network delay (this kernel has no netem).
+ */
+export interface PgbenchPinned {
+  placement: string;
+  direct: PgbenchSide;
+  socat: PgbenchVersusDirect;
+  proxy: PgbenchVersusDirect;
 }
 
 /** The proxy run one way, against the direct rounds of the same run. */
@@ -80,6 +133,10 @@ export interface PgbenchBench {
   sidecarRssMiB: { before: number; withOpenConnections: number; openConnections: number };
   /** Other ways of running the sidecar, in the same interleaved rounds (the lite-mode command); absent in older reports. */
   alternatives?: PgbenchProxied[];
+  /** The floor: the same TLS client through socat, a C relay with no logic; absent in older reports. */
+  socat?: PgbenchVersusDirect;
+  /** Direct, socat and the proxy with the database on its own CPU; absent in older reports or on one CPU. */
+  pinned?: PgbenchPinned;
 }
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -118,6 +175,64 @@ interface RoundResult {
   transactions: number;
   /** CPU seconds the sidecar used during the round. */
   sidecarCpuSeconds: number;
+  /** CPU seconds of each party during the round. */
+  cpuSeconds: Omit<PartyCpu, 'total'>;
+}
+
+/** One way from pgbench to the database: direct, through socat, or through a sidecar (by index). */
+type Route = { kind: 'direct' } | { kind: 'socat' } | { kind: 'sidecar'; index: number };
+
+/** A route and where its processes run. */
+export interface PgbenchPath {
+  route: Route;
+  pinned: boolean;
+}
+
+/**
+ * What one round runs, in order: direct, socat, each sidecar, then (when `pinned`) direct, socat and the
+ * first sidecar with the database on its own CPU; rotated by `round` so that no path always runs first.
+ */
+export function roundOrder(sidecarCount: number, pinned: boolean, round: number): PgbenchPath[] {
+  const shared: PgbenchPath[] = [
+    { route: { kind: 'direct' }, pinned: false },
+    { route: { kind: 'socat' }, pinned: false },
+    ...Array.from({ length: sidecarCount }, (_, index) => ({
+      route: { kind: 'sidecar' as const, index },
+      pinned: false,
+    })),
+  ];
+  const own: PgbenchPath[] = pinned
+    ? [
+        { route: { kind: 'direct' }, pinned: true },
+        { route: { kind: 'socat' }, pinned: true },
+        { route: { kind: 'sidecar', index: 0 }, pinned: true },
+      ]
+    : [];
+  const all = [...shared, ...own];
+  const shift = all.length === 0 ? 0 : round % all.length;
+  return [...all.slice(shift), ...all.slice(0, shift)];
+}
+
+/** The key of a path's results (e.g. `sidecar1`, `pinned:direct`). */
+export function pathKey(path: PgbenchPath): string {
+  const route = path.route.kind === 'sidecar' ? `sidecar${path.route.index}` : path.route.kind;
+  return path.pinned ? `pinned:${route}` : route;
+}
+
+/** CPU µs per transaction of each party over a path's rounds. */
+export function cpuPerTransaction(results: readonly RoundResult[]): PartyCpu {
+  const transactions = results.reduce((sum, r) => sum + r.transactions, 0);
+  const us = (take: (r: RoundResult) => number) =>
+    transactions === 0 ? 0 : round((results.reduce((sum, r) => sum + take(r), 0) * 1e6) / transactions, 3);
+  const pgbench = us((r) => r.cpuSeconds.pgbench);
+  const postgres = us((r) => r.cpuSeconds.postgres);
+  const relay = us((r) => r.cpuSeconds.relay);
+  return {
+    pgbench,
+    postgres,
+    relay,
+    total: us((r) => r.cpuSeconds.pgbench + r.cpuSeconds.postgres + r.cpuSeconds.relay),
+  };
 }
 
 /** pgbench's "tps = N (without initial connection time)" line. */
@@ -152,6 +267,11 @@ export async function benchPgbench(options: {
   sidecars?: readonly PgbenchSidecar[];
   /** pgbench clients (default 8); 1 shows the latency-bound case. */
   clients?: number;
+  /**
+   * Also the rounds with the database on its own CPU (default off: on the 2 shared CPUs of the bench
+   * machine they measured cross-CPU wake-ups, not the proxy; see docs/bench.md).
+   */
+  pinned?: boolean;
 }): Promise<PgbenchBench> {
   const pgbenchClients = options.clients ?? CLIENTS;
   const threads = Math.min(THREADS, pgbenchClients);
@@ -195,7 +315,7 @@ export async function benchPgbench(options: {
     await server.adminSql(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${USER}`, DATABASE);
 
     const runs = options.sidecars ?? pgbenchSidecars(options.entry);
-    const sidecars = [];
+    const sidecars: ProxySidecar[] = [];
     for (const how of runs) {
       const started = await startProxySidecar({
         stsUrl: sts.url,
@@ -212,7 +332,18 @@ export async function benchPgbench(options: {
     const sidecar = sidecars[0];
     if (sidecar === undefined) throw new Error('pgbench: no sidecar to run');
 
+    const socat = await startSocatRelay(port);
+    cleanups.push(() => socat.stop());
+    // The postmaster is the checkpointer's parent; the backends are the postmaster's reaped children.
+    const checkpointer = Number(
+      await server.adminSql(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`),
+    );
+    const postmaster = await parentPid(checkpointer);
+    const pinned = (options.pinned ?? false) && availableParallelism() >= 2;
+    if (pinned) cleanups.push(() => unpin([postmaster, socat.pid, ...sidecars.map((s) => s.pid)]));
+
     const credentials = sts.issueCredentials({ roleArn: ROLE_ARN, lifetimeSeconds: 3600 });
+    // A token signed for the database's own endpoint, whichever port the client dials.
     const directEnv = async (): Promise<Record<string, string>> => ({
       PGHOST: DB_HOST,
       PGPORT: String(port),
@@ -232,39 +363,83 @@ export async function benchPgbench(options: {
       PGPORT: String(through.proxyPort('bench')),
       PGSSLMODE: 'disable',
     });
+    const envOf = async (route: Route): Promise<Record<string, string>> => {
+      if (route.kind === 'direct') return directEnv();
+      // The client's TLS end to end through socat: the certificate is still checked for DB_HOST.
+      if (route.kind === 'socat')
+        return { ...(await directEnv()), PGHOSTADDR: LOOPBACK, PGPORT: String(socat.port) };
+      return proxiedEnv(sidecarAt(route.index));
+    };
+    const sidecarAt = (index: number): ProxySidecar => {
+      const found = sidecars[index];
+      if (found === undefined) throw new Error(`pgbench: no sidecar ${index}`);
+      return found;
+    };
+    const relayPid = (route: Route): number | undefined =>
+      route.kind === 'socat' ? socat.pid : route.kind === 'sidecar' ? sidecarAt(route.index).pid : undefined;
+    const pin = async (path: PgbenchPath): Promise<void> => {
+      const relay = relayPid(path.route);
+      if (!path.pinned) return;
+      await setAffinity(postmaster, DATABASE_CPU);
+      if (relay !== undefined) await setAffinity(relay, CLIENT_CPU);
+    };
+    const unpinAfter = async (path: PgbenchPath): Promise<void> => {
+      const relay = relayPid(path.route);
+      if (path.pinned) await unpin([postmaster, ...(relay === undefined ? [] : [relay])]);
+    };
+    /** Every party's CPU so far; the backends and socat's forks only once reaped. */
+    const partyCpu = async (route: Route) => {
+      const relay = relayPid(route);
+      const postgres = await processCpu(postmaster);
+      const relayCpu = relay === undefined ? 0 : await processCpu(relay).then((c) => c.own + c.reaped);
+      return {
+        pgbench: (await processCpu('self')).reaped,
+        postgres: postgres.own + postgres.reaped,
+        relay: relayCpu,
+      };
+    };
+    const settledPartyCpu = async (route: Route) => {
+      await settledCpu(async () => {
+        const cpu = await partyCpu(route);
+        return cpu.postgres + cpu.relay;
+      });
+      return partyCpu(route);
+    };
 
     let roundsRun = 0;
-    const pgbenchRound = async (
-      side: Record<string, string>,
-      secondsToRun: number,
-      through: ProxySidecar = sidecar,
-    ): Promise<RoundResult> => {
+    const pgbenchRound = async (path: PgbenchPath, secondsToRun: number): Promise<RoundResult> => {
       const prefix = `run${(roundsRun += 1)}`;
-      const cpuBefore = await through.cpuSeconds();
-      const { stdout } = await run(
-        pgbench,
-        [
-          '-S',
-          '-n',
-          '-c',
-          String(pgbenchClients),
-          '-j',
-          String(threads),
-          '-T',
-          String(secondsToRun),
-          '-l',
-          '--sampling-rate=0.25',
-          `--log-prefix=${prefix}`,
-          '-U',
-          USER,
-          DATABASE,
-        ],
-        {
-          cwd: dir,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: '/dev/null', ...side },
-        },
-      );
-      const sidecarCpuSeconds = (await through.cpuSeconds()) - cpuBefore;
+      const through = path.route.kind === 'sidecar' ? sidecarAt(path.route.index) : sidecar;
+      const env = await envOf(path.route);
+      await pin(path);
+      const cpuBefore = await settledPartyCpu(path.route);
+      const sidecarBefore = await through.cpuSeconds();
+      const args = [
+        '-S',
+        '-n',
+        '-c',
+        String(pgbenchClients),
+        '-j',
+        String(threads),
+        '-T',
+        String(secondsToRun),
+        '-l',
+        '--sampling-rate=0.25',
+        `--log-prefix=${prefix}`,
+        '-U',
+        USER,
+        DATABASE,
+      ];
+      const [command, argv] = path.pinned
+        ? ['taskset', ['-c', CLIENT_CPU, pgbench, ...args]]
+        : [pgbench, args];
+      const { stdout } = await run(command, argv, {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: '/dev/null', ...env },
+      });
+      const sidecarCpuSeconds = (await through.cpuSeconds()) - sidecarBefore;
+      const cpuAfter = await settledPartyCpu(path.route);
+      await unpinAfter(path);
       const latenciesMs: number[] = [];
       for (const name of (await readdir(dir)).filter((file) => file.startsWith(`${prefix}.`))) {
         latenciesMs.push(...parseTransactionLog(await readFile(join(dir, name), 'utf8')));
@@ -275,26 +450,30 @@ export async function benchPgbench(options: {
         latenciesMs,
         transactions: parseTransactions(stdout),
         sidecarCpuSeconds,
+        cpuSeconds: {
+          pgbench: cpuAfter.pgbench - cpuBefore.pgbench,
+          postgres: cpuAfter.postgres - cpuBefore.postgres,
+          relay: cpuAfter.relay - cpuBefore.relay,
+        },
       };
     };
 
     // Warm-up (connections, caches, the JIT of the sidecar's relay), not counted; none in a smoke run.
     if (!options.quick) {
-      await pgbenchRound(await directEnv(), 1);
-      for (const through of sidecars) await pgbenchRound(proxiedEnv(through), 1, through);
+      for (const path of roundOrder(sidecars.length, false, 0)) await pgbenchRound(path, 1);
     }
-    const direct: RoundResult[] = [];
-    const proxied: RoundResult[][] = sidecars.map(() => []);
-    // Each round runs direct and every sidecar once; the order rotates from round to round.
+    const results = new Map<string, RoundResult[]>();
     for (let r = 0; r < rounds; r += 1) {
-      const order = [-1, ...sidecars.keys()];
-      for (let k = 0; k < order.length; k += 1) {
-        const which = order[(k + r) % order.length] ?? -1;
-        const through = sidecars[which];
-        if (through === undefined) direct.push(await pgbenchRound(await directEnv(), seconds));
-        else proxied[which]?.push(await pgbenchRound(proxiedEnv(through), seconds, through));
+      for (const path of roundOrder(sidecars.length, pinned, r)) {
+        const list = results.get(pathKey(path)) ?? [];
+        list.push(await pgbenchRound(path, seconds));
+        results.set(pathKey(path), list);
       }
     }
+    const resultsOf = (route: Route, onOwnCpu = false): RoundResult[] =>
+      results.get(pathKey({ route, pinned: onOwnCpu })) ?? [];
+    const direct = resultsOf({ kind: 'direct' });
+    const proxied = sidecars.map((_, index) => resultsOf({ kind: 'sidecar', index }));
 
     const before = await sidecar.rssMiB();
     const clients = await openThroughProxy(sidecar.proxyPort('bench'), OPEN_CONNECTIONS);
@@ -323,6 +502,17 @@ export async function benchPgbench(options: {
     };
     const [injected, ...alternatives] = runs.map((how, i) => versus(how.label, proxied[i] ?? []));
     if (injected === undefined) throw new Error('pgbench: no proxied rounds');
+    const against = (label: string, base: PgbenchSide, list: readonly RoundResult[]): PgbenchVersusDirect => {
+      const other = side(list);
+      return {
+        label,
+        side: other,
+        throughputRatio: round(other.tps.median / base.tps.median, 3),
+        addedP99Ms: round(other.latencyMs.p99 - base.latencyMs.p99, 3),
+      };
+    };
+    const socatLabel = `socat, a C relay forking per connection, pgbench's TLS end to end (${socat.command})`;
+    const pinnedDirect = side(resultsOf({ kind: 'direct' }, true));
     return {
       pgbench: version,
       ...injected,
@@ -338,6 +528,21 @@ export async function benchPgbench(options: {
         openConnections: OPEN_CONNECTIONS,
       },
       alternatives,
+      socat: against(socatLabel, directSide, resultsOf({ kind: 'socat' })),
+      ...(pinned
+        ? {
+            pinned: {
+              placement: `PostgreSQL (postmaster and backends) on CPU ${DATABASE_CPU}; pgbench and the relay on CPU ${CLIENT_CPU} (taskset)`,
+              direct: pinnedDirect,
+              socat: against(socatLabel, pinnedDirect, resultsOf({ kind: 'socat' }, true)),
+              proxy: against(
+                runs[0]?.label ?? 'proxy',
+                pinnedDirect,
+                resultsOf({ kind: 'sidecar', index: 0 }, true),
+              ),
+            },
+          }
+        : {}),
     };
   } finally {
     await cleanup();
@@ -347,6 +552,7 @@ export async function benchPgbench(options: {
 function side(results: readonly RoundResult[]): PgbenchSide {
   const latencies = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   return {
+    cpuUsPerTransaction: cpuPerTransaction(results),
     tps: roundSummary(summarize(results.map((r) => r.tps))),
     latencyMs: {
       median: round(percentile(latencies, 50), 3),

@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- --only <sections>] [--doc docs/bench.md] [--quick]`: measures, never judges. Writes
  * bench/report.json and prints a Markdown summary. Sections: build, mutate, webhook, inject, sidecar,
- * pgbench, storm (a start storm against throttling STS), growth (cost against the number of
- * targets). `--quick` shortens the sections that take a duration (pgbench, storm, growth) for a smoke
- * run.
+ * pgbench, storm (a start storm against throttling STS), crowd (real sidecar processes started at
+ * once, throttled and not), growth (cost against the number of targets). `--quick` shortens the
+ * sections that take a duration (pgbench, storm, crowd, growth) for a smoke run. `--rerender
+ * docs/bench.md` writes the doc again from bench/report.json after a prose edit, measuring nothing.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { fileURLToPath } from 'node:url';
@@ -20,19 +21,36 @@ import { benchSidecar, FULL, imageSidecarEntry, QUICK, type SidecarEntry } from 
 import { benchGrowth } from './growth.ts';
 import { growthFigureKeys } from './growth-report.ts';
 import { benchStorm, STORM_FULL, STORM_QUICK } from './storm.ts';
+import { benchCrowd, CROWD_FULL, CROWD_QUICK } from './crowd.ts';
 import { stormFigureKeys } from './storm-report.ts';
 import { msSince } from './stats.ts';
 import { benchWebhook } from './webhook.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SECTIONS = ['build', 'mutate', 'webhook', 'inject', 'sidecar', 'pgbench', 'storm', 'growth'] as const;
+const SECTIONS = [
+  'build',
+  'mutate',
+  'webhook',
+  'inject',
+  'sidecar',
+  'pgbench',
+  'storm',
+  'crowd',
+  'growth',
+] as const;
 type Section = (typeof SECTIONS)[number];
-const USAGE = `usage: npm run bench [-- --only ${SECTIONS.join(',')}] [--doc docs/bench.md] [--quick]`;
+const USAGE = `usage: npm run bench [-- --only ${SECTIONS.join(',')}] [--doc docs/bench.md] [--quick] | [-- --rerender docs/bench.md]`;
 
-function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string; quick: boolean } {
+function parseArgs(argv: readonly string[]): {
+  only: Set<Section>;
+  doc?: string;
+  quick: boolean;
+  rerender?: string;
+} {
   let only = new Set<Section>(SECTIONS);
   let doc: string | undefined;
   let quick = false;
+  let rerender: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--only') {
@@ -49,6 +67,9 @@ function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string;
       if (!doc) throw new Error(`--doc needs a path; ${USAGE}`);
     } else if (arg === '--quick') {
       quick = true;
+    } else if (arg === '--rerender') {
+      rerender = argv[++i];
+      if (!rerender) throw new Error(`--rerender needs a path; ${USAGE}`);
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -56,13 +77,27 @@ function parseArgs(argv: readonly string[]): { only: Set<Section>; doc?: string;
       throw new Error(`unknown argument "${arg}"; ${USAGE}`);
     }
   }
-  return { only, quick, ...(doc ? { doc } : {}) };
+  return { only, quick, ...(doc ? { doc } : {}), ...(rerender ? { rerender } : {}) };
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
+/** Formatted like the rest of the repository, so `npm run lint` (prettier --check) stays clean. */
+async function writeDoc(doc: string, report: Report): Promise<void> {
+  const path = resolve(doc);
+  const options = (await resolveConfig(path)) ?? {};
+  await writeFile(path, await format(renderDoc(report), { ...options, filepath: path }));
+  log(`wrote ${doc}`);
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.rerender) {
+    // The doc's prose changed, not the figures: render the last full run again, measuring nothing.
+    const last = JSON.parse(await readFile(new URL('./report.json', import.meta.url), 'utf8')) as Report;
+    await writeDoc(args.rerender, last);
+    return 0;
+  }
   const started = process.hrtime.bigint();
   const argv = process.argv.slice(2);
   const report: Report = {
@@ -119,7 +154,12 @@ async function main(): Promise<number> {
   );
 
   report.storm = await section('storm', () => benchStorm(args.quick ? STORM_QUICK : STORM_FULL));
-  report.growth = await section('growth', () => benchGrowth(ROOT, compiled ?? tsx, args.quick));
+  // Real processes, so it runs what the webhook injects when the bundle was built.
+  report.crowd = await section('crowd', () =>
+    benchCrowd(ROOT, sidecarEntries.at(-1) ?? tsx, args.quick ? CROWD_QUICK : CROWD_FULL),
+  );
+  // The image command when the bundle was built, like the sidecar section's last entry.
+  report.growth = await section('growth', () => benchGrowth(ROOT, sidecarEntries.at(-1) ?? tsx, args.quick));
 
   report.totalSeconds = Math.round(msSince(started) / 1000);
   report.machine.loadAverage.end = loadAverage1m();
@@ -132,13 +172,7 @@ async function main(): Promise<number> {
   const reportFile = args.quick ? 'report.quick.json' : 'report.json';
   await writeFile(new URL(`./${reportFile}`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(renderMarkdown(report));
-  if (args.doc) {
-    // Formatted like the rest of the repository, so `npm run lint` (prettier --check) stays clean.
-    const path = resolve(args.doc);
-    const options = (await resolveConfig(path)) ?? {};
-    await writeFile(path, await format(renderDoc(report), { ...options, filepath: path }));
-    log(`wrote ${args.doc}`);
-  }
+  if (args.doc) await writeDoc(args.doc, report);
   log(`wrote bench/${reportFile} (${report.totalSeconds} s)`);
   return report.errors.length > 0 ? 1 : 0;
 }

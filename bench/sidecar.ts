@@ -37,7 +37,8 @@ const CPU_AFTER_READY_MS = 1_000;
 /** The web identity call, and one AssumeRole for the one role. */
 const STS_CALLS_NEEDED_AT_START = 2;
 
-const TARGETS: Target[] = [
+/** The bench sidecar's targets: PostgreSQL and MySQL as the pod's identity, MongoDB with a role on top. */
+export const SIDECAR_TARGETS: Target[] = [
   rdsTarget({ name: RDS_TARGET, host: DB_HOST, database: 'invoicingdb', user: DB_USER }),
   rdsTarget({
     name: 'ledger',
@@ -57,7 +58,7 @@ const TARGETS: Target[] = [
 ];
 
 /** Every file the sidecar writes for its targets: written means all of them exist. */
-function targetFiles(targets: readonly Target[]): string[] {
+export function targetFiles(targets: readonly Target[]): string[] {
   return targets.flatMap((t) => {
     if (t.kind === 'mongo') return [FILES.credentialsJson(t.name), FILES.mongoUri(t.name)];
     return t.engine === 'mysql'
@@ -208,7 +209,7 @@ interface SidecarStart {
 async function startSidecar(root: string, argv: string[], sts: StsEmulator): Promise<SidecarStart> {
   const dir = await mkdtemp(join(tmpdir(), 'tb-bench-sidecar-'));
   const listen = await freeListenPorts();
-  const config = sidecarConfig({ directory: dir, listen, targets: TARGETS });
+  const config = sidecarConfig({ directory: dir, listen, targets: SIDECAR_TARGETS });
   const env = {
     ...sidecarProcessEnv(config, { name: 'invoicing-7c9f8d6b5-bench', namespace: 'billing' }),
     ...(await irsaEnv({ dir, region: REGION, roleArn: POD_ROLE, stsUrl: sts.url })),
@@ -218,7 +219,7 @@ async function startSidecar(root: string, argv: string[], sts: StsEmulator): Pro
   const firstTokenMs = await waitForFiles(s, [join(dir, FILES.rdsToken(RDS_TARGET))], 'first token file');
   const filesMs = await waitForFiles(
     s,
-    targetFiles(TARGETS).map((f) => join(dir, f)),
+    targetFiles(SIDECAR_TARGETS).map((f) => join(dir, f)),
     'every target file',
   );
   await waitFor(
@@ -297,7 +298,7 @@ export function imageSidecarEntry(bundle: string): SidecarEntry {
   return { label: IMAGE_SIDECAR, args: [], sidecarArgv: [...flags, bundle] };
 }
 
-function sidecarArgv(entry: SidecarEntry): string[] {
+export function sidecarArgv(entry: SidecarEntry): string[] {
   return entry.sidecarArgv ?? [...entry.args, 'sidecar'];
 }
 
@@ -392,7 +393,7 @@ export async function benchSidecar(
     return {
       runtime: entry.label,
       command: `node ${argv.join(' ')}`,
-      targets: TARGETS.map((t) =>
+      targets: SIDECAR_TARGETS.map((t) =>
         t.kind === 'mongo' ? `mongo (role)` : `${t.engine}${t.roleArn ? ' (role)' : ''}`,
       ),
       startups: options.startups,

@@ -4,11 +4,10 @@
  *
  * Faithful where it matters for STS: every pod is a real `startSidecar` (sidecar/src/main.ts) with
  * its own refreshers, backoff with real jitter (Math.random), its own base-identity and role caches,
- * its own AWS SDK clients (web identity through the SDK's default chain, AssumeRole through STSClient)
- * and its own files, written to a directory of its own on tmpfs (/dev/shm, like the pod's in-memory
- * emptyDir). STS is the emulator (test/emulators/sts-emulator.ts) with a token bucket: 400
- * Throttling above the rate, as real STS answers; every call it sees counts, our retries and any of
- * the SDK's own alike.
+ * its own AWS SDK STS client (web identity and AssumeRole, as in a pod with IRSA) and its own files,
+ * written to a directory of its own on tmpfs (/dev/shm, like the pod's in-memory emptyDir). STS is
+ * the emulator (test/emulators/sts-emulator.ts) with a token bucket: 400 Throttling above the rate,
+ * as real STS answers; every call it sees counts, our retries and any of the SDK's own alike.
  *
  * What it leaves out: the pods share one process and one event loop (with the emulator), not one
  * node's CPUs each: their CPU work is serialised here, which slows each pod's start but not the STS
@@ -83,6 +82,8 @@ export interface StormBench extends StormFigures {
   processRssMiB: number;
   /** Log lines at error level across all pods (failed refreshes with nothing to serve). */
   errorLogLines: number;
+  /** Those lines by error class: a `timeout` count says the pods were starved of CPU. */
+  errorLogLinesByClass?: Record<string, number>;
   /**
    * Event-loop delay of that process during the storm (ms): when high, the pods were starved of CPU
    * (a loaded machine), their calls took longer and some timed out: the figures then say more about
@@ -125,11 +126,15 @@ class HeldTimers implements Timers {
   }
 }
 
-/** Counts error lines; keeps nothing (1000 pods log a lot). */
+/** Counts error lines by error class; keeps nothing else (1000 pods log a lot). */
 class ErrorLineCounter {
   errors = 0;
+  readonly byClass: Record<string, number> = {};
   write(chunk: string): void {
-    if (chunk.includes('"level":50') || chunk.includes('"level":"error"')) this.errors++;
+    if (!chunk.includes('"level":50') && !chunk.includes('"level":"error"')) return;
+    this.errors++;
+    const errorClass = /"errorClass":"([^"]+)"/.exec(chunk)?.[1] ?? 'none';
+    this.byClass[errorClass] = (this.byClass[errorClass] ?? 0) + 1;
   }
 }
 
@@ -226,6 +231,7 @@ export async function benchStorm(options: StormOptions): Promise<StormBench> {
       processCpuSeconds: round(processCpuSeconds, 3),
       processRssMiB,
       errorLogLines: logs.errors,
+      errorLogLinesByClass: logs.byClass,
       eventLoopDelayMs: {
         p99: round(loopDelay.percentile(99) / 1e6, 3),
         max: round(loopDelay.max / 1e6, 3),

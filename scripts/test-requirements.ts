@@ -90,4 +90,9 @@ export const TEST_REQUIREMENTS: readonly DebianRequirement[] = [
     why: 'runtime-image e2e: read-only bind mounts',
     probes: [{ command: 'mount' }],
   },
+  {
+    package: 'socat',
+    why: 'npm run bench: the pgbench floor, a C relay between pgbench and PostgreSQL (bench/socat-relay.ts)',
+    probes: [{ command: 'socat' }],
+  },
 ];

@@ -4,12 +4,14 @@
  * The cache holds the last credentials and their refresh point (refresh-policy.ts, the same margin
  * and jitter as a target's own). Before that point every caller gets the held credentials; at or
  * after it, the first caller fetches anew and every concurrent caller joins that one fetch (single
- * flight). A failed fetch is not cached: the error goes to each caller that joined it, and the next
- * call tries again. The held credentials carry the refresh point (`refreshAt`), so the targets sharing
+ * flight). The held credentials carry the refresh point (`refreshAt`), so the targets sharing
  * them all come back at that one point and STS sees one call per lifetime. Likewise a failure carries
  * the cache's own retry point (`sharedRetryAt`, full-jitter backoff over its consecutive failures):
  * the targets sharing it come back together and join one fetch, so a throttled STS sees one retry
- * per credential, not one per target.
+ * per credential, not one per target. Until that point the failure stands: a caller that comes
+ * after the failed fetch settled (a target whose cycle started a moment later, a role's signer)
+ * gets the same error and point instead of a call of its own; from that point on the next caller
+ * fetches anew.
  *
  * A fetch that never settles would hold every later caller on it: it gets its own deadline, after
  * which the next caller starts a new fetch.
@@ -48,6 +50,8 @@ export class CredentialCache {
   private held: TemporaryCredentials | undefined;
   private inFlight: Promise<TemporaryCredentials> | undefined;
   private consecutiveFailures = 0;
+  /** The last failure and its retry point, which it stands until. */
+  private failure: { error: Error; retryAt: number } | undefined;
 
   constructor(
     private readonly fetchNew: CredentialFetcher,
@@ -59,7 +63,11 @@ export class CredentialCache {
   /** The shared credentials: held ones until their refresh point, else one fetch for all callers. */
   readonly get: CredentialFetcher = () => {
     const held = this.held;
-    if (isServable(held, this.policy.now())) return Promise.resolve(held as TemporaryCredentials);
+    const now = this.policy.now();
+    if (isServable(held, now)) return Promise.resolve(held as TemporaryCredentials);
+    if (this.inFlight === undefined && this.failure !== undefined && now < this.failure.retryAt) {
+      return Promise.reject(this.failure.error);
+    }
     this.inFlight ??= this.fetch().finally(() => {
       this.inFlight = undefined;
     });
@@ -79,16 +87,20 @@ export class CredentialCache {
     } catch (error) {
       this.consecutiveFailures++;
       // A role's fetch fails with the base identity's error when that failed: its point stands.
-      if (typeof error === 'object' && error !== null && !retryPoints.has(error)) {
-        const at = now();
-        // Still-valid held credentials keep their last chance (expiry - margin), as a target's value.
-        const valid = this.held !== undefined && this.held.expiresAt > at ? this.held.expiresAt : undefined;
-        const backoff = backoffFor(classifyError(error), valid !== undefined);
-        retryPoints.set(error, nextRetryAt(at, this.consecutiveFailures, random, valid, marginMs, backoff));
+      if (typeof error === 'object' && error !== null) {
+        if (!retryPoints.has(error)) {
+          const at = now();
+          // Still-valid held credentials keep their last chance (expiry - margin), as a target's value.
+          const valid = this.held !== undefined && this.held.expiresAt > at ? this.held.expiresAt : undefined;
+          const backoff = backoffFor(classifyError(error), valid !== undefined);
+          retryPoints.set(error, nextRetryAt(at, this.consecutiveFailures, random, valid, marginMs, backoff));
+        }
+        if (error instanceof Error) this.failure = { error, retryAt: retryPoints.get(error) as number };
       }
       throw error;
     }
     this.consecutiveFailures = 0;
+    this.failure = undefined;
     const at = now();
     const held = { ...fresh, refreshAt: nextRefreshAt(at, fresh.expiresAt, marginMs, random) };
     this.held = held;

@@ -1,7 +1,9 @@
 /**
  * Where credentials come from. The base identity is the AWS SDK default chain (env, IRSA web identity
- * token file, EKS Pod Identity container endpoint, ...). A target with a role assumes it on top of the
- * base identity with one AssumeRole call per credential lifetime.
+ * token file, EKS Pod Identity container endpoint, ...); where that chain would pick IRSA, the sidecar
+ * makes the AssumeRoleWithWebIdentity call through its own STS client instead of the chain's extra
+ * one. A target with a role assumes it on top of the base identity with one AssumeRole call per
+ * credential lifetime.
  *
  * The SDK caches credentials on its own (it refreshes only 5 minutes before expiry). The refresher
  * owns the schedule, so every fetch here bypasses that cache: a chain of its own per base fetch, and a
@@ -14,7 +16,8 @@
  * credentials too long nor has its signatures refused.
  */
 import { createHash } from 'node:crypto';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { readFile } from 'node:fs/promises';
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { Target } from '../../contract/sidecar-config.ts';
 import { ClockSkewError, type StsClock } from './clock-skew.ts';
@@ -47,6 +50,21 @@ export interface SdkCredentials {
 }
 
 export type BaseProvider = (options?: { forceRefresh?: boolean }) => Promise<SdkCredentials>;
+
+/** The STS answer's credentials, as the SDK parses them. */
+interface StsCredentialsOutput {
+  Credentials?: {
+    AccessKeyId?: string;
+    SecretAccessKey?: string;
+    SessionToken?: string;
+    Expiration?: Date;
+  };
+}
+
+/** The part of STSClient that fetches the pod's IRSA identity (no signature: needs no credentials). */
+export interface WebIdentityStsLike {
+  send(command: AssumeRoleWithWebIdentityCommand): Promise<StsCredentialsOutput>;
+}
 
 /** The part of STSClient the sidecar uses, so tests can pass a fake. */
 export interface StsLike {
@@ -97,6 +115,102 @@ export interface BaseProviderOptions {
   credentialsEndpointTimeoutMs?: number;
   /** More plugins for the web identity STS client (e.g. request timing, sts-timing.ts). */
   stsPlugins?: readonly StsPlugin[];
+  /**
+   * The sidecar's own STS client, to fetch an IRSA identity through it: the default chain would
+   * otherwise build an STS client of its own (its module and middleware, kept for the process's
+   * life) for that one call. Used only when IRSA is what the chain would pick (webIdentityFrom).
+   * A getter: the client signs its AssumeRole calls with the identity this provider fetches.
+   */
+  webIdentitySts?: () => WebIdentityStsLike;
+}
+
+/** What the SDK reads from the environment to pick a credential source. */
+type CredentialEnv = Partial<
+  Record<
+    | 'AWS_ACCESS_KEY_ID'
+    | 'AWS_SECRET_ACCESS_KEY'
+    | 'AWS_PROFILE'
+    | 'AWS_WEB_IDENTITY_TOKEN_FILE'
+    | 'AWS_ROLE_ARN'
+    | 'AWS_ROLE_SESSION_NAME',
+    string
+  >
+>;
+
+export interface WebIdentitySettings {
+  tokenFile: string;
+  roleArn: string;
+  /** Undefined: a new name per call, as the SDK does. */
+  sessionName: string | undefined;
+}
+
+/**
+ * The IRSA settings when the SDK default chain would use web identity: the token file and role are
+ * set (options first, then the environment), and no source the chain tries before it is: static
+ * keys in the environment, or a named profile of the shared config files. Otherwise undefined, and
+ * the chain decides (static keys, profiles, EKS Pod Identity's container endpoint, IMDS).
+ */
+export function webIdentityFrom(
+  options: Pick<BaseProviderOptions, 'webIdentityTokenFile' | 'roleArn' | 'roleSessionName'>,
+  env: CredentialEnv,
+): WebIdentitySettings | undefined {
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) return undefined;
+  if (env.AWS_PROFILE) return undefined;
+  const tokenFile = options.webIdentityTokenFile ?? env.AWS_WEB_IDENTITY_TOKEN_FILE;
+  const roleArn = options.roleArn ?? env.AWS_ROLE_ARN;
+  if (!tokenFile || !roleArn) return undefined;
+  return {
+    tokenFile,
+    roleArn,
+    sessionName: options.roleSessionName ?? (env.AWS_ROLE_SESSION_NAME || undefined),
+  };
+}
+
+/** The token file could not be read: names the file, the variable and the likely fix. */
+export class WebIdentityTokenFileError extends Error {
+  readonly code: string;
+  constructor(file: string, cause: unknown) {
+    const code = (cause as { code?: string } | undefined)?.code ?? 'unknown';
+    super(
+      `could not read the web identity token file ${file} (AWS_WEB_IDENTITY_TOKEN_FILE): ${code}; check that the service account token is projected into the pod (IRSA)`,
+    );
+    this.name = 'WebIdentityTokenFileError';
+    this.code = code;
+  }
+}
+
+/**
+ * One AssumeRoleWithWebIdentity through `sts`, with the token read from its file on each call
+ * (the kubelet rotates it). What the SDK's web identity provider does, without a client of its own.
+ */
+export function webIdentityProvider(
+  sts: () => WebIdentityStsLike,
+  settings: WebIdentitySettings,
+  now: () => number = Date.now,
+): BaseProvider {
+  return async () => {
+    let token: string;
+    try {
+      token = (await readFile(settings.tokenFile, 'utf8')).trim();
+    } catch (error) {
+      throw new WebIdentityTokenFileError(settings.tokenFile, error);
+    }
+    const out = await sts().send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: settings.roleArn,
+        RoleSessionName: settings.sessionName ?? `aws-sdk-js-session-${now()}`,
+        WebIdentityToken: token,
+      }),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new StsEmptyAnswerError(settings.roleArn);
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      ...(c.SessionToken !== undefined ? { sessionToken: c.SessionToken } : {}),
+      ...(c.Expiration !== undefined ? { expiration: c.Expiration } : {}),
+    };
+  };
 }
 
 /** The SDK's default is 1 s with 3 retries; the EKS Pod Identity agent may need longer when busy. */
@@ -156,7 +270,30 @@ export function createBaseProvider(
   options: BaseProviderOptions,
   clock?: StsClock,
   timers: Pick<Timers, 'setTimeout' | 'clearTimeout'> = systemTimers,
+  env: CredentialEnv = process.env,
 ): BaseProvider {
+  const webIdentity = options.webIdentitySts !== undefined ? webIdentityFrom(options, env) : undefined;
+  // The sidecar's client records the answer's Date in `clock` itself (createStsClient).
+  const fetch =
+    webIdentity !== undefined && options.webIdentitySts !== undefined
+      ? webIdentityProvider(options.webIdentitySts, webIdentity)
+      : defaultChain(options, clock);
+  return async () => {
+    const creds = await withDeadline(
+      fetch({ forceRefresh: true }),
+      BASE_IDENTITY_TIMEOUT_MS,
+      timers,
+      webIdentity !== undefined
+        ? "fetching the pod's identity (IRSA web identity)"
+        : "fetching the pod's identity (AWS SDK default chain)",
+    );
+    if (clock === undefined || creds.expiration === undefined) return creds;
+    return { ...creds, expiration: new Date(clock.toLocal(creds.expiration.getTime())) };
+  };
+}
+
+/** The SDK default chain, run anew on each call (its own cache bypassed). */
+function defaultChain(options: BaseProviderOptions, clock: StsClock | undefined): BaseProvider {
   const init = {
     clientConfig: stsClientConfig(options.region, options.stsEndpoint, options.requestTimeoutMs),
     clientPlugins: [...(clock !== undefined ? [stsDatePlugin(clock)] : []), ...(options.stsPlugins ?? [])],
@@ -169,16 +306,7 @@ export function createBaseProvider(
     ...(options.roleArn !== undefined ? { roleArn: options.roleArn } : {}),
     ...(options.roleSessionName !== undefined ? { roleSessionName: options.roleSessionName } : {}),
   };
-  return async () => {
-    const creds = await withDeadline(
-      fromNodeProviderChain(init)({ forceRefresh: true }),
-      BASE_IDENTITY_TIMEOUT_MS,
-      timers,
-      "fetching the pod's identity (AWS SDK default chain)",
-    );
-    if (clock === undefined || creds.expiration === undefined) return creds;
-    return { ...creds, expiration: new Date(clock.toLocal(creds.expiration.getTime())) };
-  };
+  return (opts) => fromNodeProviderChain(init)(opts);
 }
 
 export function createStsClient(

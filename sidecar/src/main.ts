@@ -24,7 +24,6 @@ import {
   roleSessionName,
   type BaseProviderOptions,
   type CredentialFetcher,
-  type StsLike,
 } from './identity.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
 import { createMetrics, type RouteLabel, type SidecarMetrics } from './metrics.ts';
@@ -113,7 +112,11 @@ function defaultFetchers(
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? first.region;
   // Request durations on a monotonic clock, whatever clock drives the schedule.
   const timing = stsTimingPlugin(onStsRequest, () => performance.now());
-  const base = createBaseProvider({ region, ...deps.identity, stsPlugins: [timing] }, clock);
+  // An IRSA identity is fetched through the sidecar's own STS client: no second client for it.
+  const base = createBaseProvider(
+    { region, ...deps.identity, stsPlugins: [timing], webIdentitySts: () => stsFor(region) },
+    clock,
+  );
   // The pod's identity and each role are fetched once per lifetime, shared by the targets using them.
   const sharing: CredentialCachePolicy = {
     now,
@@ -122,8 +125,8 @@ function defaultFetchers(
     deadlineTimers: deps.deadlineTimers ?? systemTimers,
   };
   const identity = shareBaseIdentity(base, sharing);
-  const clients = new Map<string, StsLike>();
-  const stsFor = (r: string): StsLike => {
+  const clients = new Map<string, ReturnType<typeof createStsClient>>();
+  const stsFor = (r: string): ReturnType<typeof createStsClient> => {
     let client = clients.get(r);
     if (!client) {
       client = createStsClient(

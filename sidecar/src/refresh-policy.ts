@@ -13,7 +13,8 @@
  * - After the n-th consecutive failure the retry waits a "full jitter" delay, uniform in
  *   [0, min(cap, base * 2^(n-1))), floored at MIN_RETRY_DELAY_MS; and never waits past
  *   `expiresAt - margin` of the value still being served, so the last chance to refresh before the
- *   value turns stale is always taken. The cap depends on what is at stake (backoffFor).
+ *   value turns stale is always taken. Base and cap depend on the failure and on what is at stake
+ *   (backoffFor): throttling starts from a longer base, so a throttled fleet spreads its retries.
  * - Every step of a cycle has a deadline, and so has the cycle: a step that never settles ends the
  *   cycle as a `timeout` failure instead of stalling the target.
  */
@@ -49,17 +50,42 @@ export const NO_VALUE_BACKOFF: BackoffSettings = Object.freeze({
 });
 
 /**
+ * Throttling: STS asked the fleet to slow down, and one pod cannot tell how many others are waiting
+ * with it. Its first retry is spread over 8 s (not 1 s): a start storm of N pods throttled at R calls/s
+ * wastes about one throttled call per pod for each doubling the retry window needs to reach the
+ * 2N/R seconds their calls take at the rate (a 1 s base needs four doublings for 1000 pods at
+ * 100/s, 8 s one), measured with bench/storm.ts. The cap is 20 s while nothing valid is held, so a
+ * pod unlucky twice is not left waiting a minute while STS has room again.
+ */
+export const THROTTLING_BACKOFF_BASE_MS = 8_000;
+export const THROTTLING_NO_VALUE_BACKOFF_CAP_MS = 20_000;
+
+export const THROTTLING_NO_VALUE_BACKOFF: BackoffSettings = Object.freeze({
+  baseMs: THROTTLING_BACKOFF_BASE_MS,
+  capMs: THROTTLING_NO_VALUE_BACKOFF_CAP_MS,
+});
+
+export const THROTTLING_BACKOFF: BackoffSettings = Object.freeze({
+  baseMs: THROTTLING_BACKOFF_BASE_MS,
+  capMs: DEFAULT_BACKOFF_CAP_MS,
+});
+
+/**
  * The backoff of a failure. While a valid value is still served, nothing is urgent: 60 s cap (and
  * the last chance before expiry - margin is always taken). While nothing valid is held the app is
  * down, so the cap drops to 10 s: a retry comes at most 10 s (5 s on average) after the cause
  * (STS outage, full volume) goes away. The price is load while credentials have run out: with full
- * jitter a pod-target makes one attempt per 5 s on average, so N pods x T targets send about
- * N*T/5 STS calls per second (1 000 pods, one target: ~200/s), spread evenly by the jitter. A failed
- * file write costs no STS call (the cached credentials are reused). Throttling keeps the 60 s cap
- * (N*T/30 per second once backed off, ~33/s for 1 000 pods): a fleet STS asks to slow down does.
+ * jitter a pod-credential makes one attempt per 5 s on average, so N pods send about N/5 STS calls
+ * per second per credential (1 000 pods: ~200/s), spread evenly by the jitter. A failed file write
+ * costs no STS call (the cached credentials are reused). Throttling starts at an 8 s base (above)
+ * and backs off to 20 s with nothing held (N/10 per second once backed off, ~100/s for 1 000 pods),
+ * 60 s while a valid value is served.
  */
 export function backoffFor(errorClass: ErrorClass, holdingValidValue: boolean): BackoffSettings {
-  return holdingValidValue || errorClass === 'throttling' ? DEFAULT_BACKOFF : NO_VALUE_BACKOFF;
+  if (errorClass === 'throttling') {
+    return holdingValidValue ? THROTTLING_BACKOFF : THROTTLING_NO_VALUE_BACKOFF;
+  }
+  return holdingValidValue ? DEFAULT_BACKOFF : NO_VALUE_BACKOFF;
 }
 
 /**

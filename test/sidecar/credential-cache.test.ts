@@ -9,6 +9,7 @@ import { shareBaseIdentity } from '../../sidecar/src/base-identity.ts';
 import {
   CredentialCache,
   isServable,
+  sharedRetryAt,
   type CredentialCachePolicy,
 } from '../../sidecar/src/credential-cache.ts';
 import { StepTimeoutError } from '../../sidecar/src/deadline.ts';
@@ -22,6 +23,8 @@ import { mongoTarget, rdsTarget } from '../fakes/sidecar-config.ts';
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const MARGIN = 2 * MIN;
+
+const errorOf = (e: unknown): unknown => e;
 
 function policy(clock: FakeClock, random = () => 0.5): CredentialCachePolicy {
   return { now: () => clock.now(), marginMs: MARGIN, random, deadlineTimers: clock };
@@ -81,44 +84,48 @@ describe('CredentialCache', { timeout: 10_000 }, () => {
     assert.ok(got.every((c) => c === got[0]));
   });
 
-  it('a failure is not cached: every caller that joined it gets it, the next call fetches again', async () => {
+  it('a failure stands until its retry point: joined and later callers get it, then a new fetch', async () => {
     const clock = new FakeClock();
     const source = new FakeCredentialSource(() => clock.now());
     const cache = new CredentialCache(source.fetch, policy(clock), 'test credentials');
     source.failNext(FAKE_ERRORS.throttling);
     source.hold();
-    const callers = [cache.get(), cache.get()].map((p) =>
-      p.then(
-        () => 'ok',
-        (e: unknown) => classifyError(e),
-      ),
-    );
+    const callers = [cache.get(), cache.get()].map((p) => p.then(() => undefined, errorOf));
     await settle();
     source.release();
-    assert.deepEqual(
-      await Promise.all(callers),
-      ['throttling', 'throttling'],
-      'the error as the source threw it',
+    const [joined, alsoJoined] = await Promise.all(callers);
+    assert.equal(classifyError(joined), 'throttling', 'the error as the source threw it');
+    assert.equal(alsoJoined, joined);
+    const retryAt = sharedRetryAt(joined) as number;
+    await clock.advance(retryAt - clock.now() - 1);
+    assert.equal(
+      await cache.get().then(() => undefined, errorOf),
+      joined,
+      'a later caller: the same failure',
     );
+    assert.equal(source.calls.length, 1, 'and no call of its own before the retry point');
+    await clock.advance(1);
     const next = await cache.get();
     assert.equal(source.calls.length, 2);
     assert.equal(next.accessKeyId, source.issued[0]?.accessKeyId);
   });
 
-  it('a failed refresh leaves nothing stale behind: the next call fetches, not the old credentials', async () => {
+  it('a failed refresh leaves nothing stale behind: at the retry point it fetches, not the old credentials', async () => {
     const clock = new FakeClock();
     const source = new FakeCredentialSource(() => clock.now());
     const cache = new CredentialCache(source.fetch, policy(clock), 'test credentials');
     const first = await cache.get();
     await clock.advance((first.refreshAt as number) - clock.now());
     source.failNext(FAKE_ERRORS.network);
-    await assert.rejects(cache.get(), /ECONNREFUSED/);
+    const failure = await cache.get().then(() => undefined, errorOf);
+    assert.match(String(failure), /ECONNREFUSED/);
+    await clock.advance((sharedRetryAt(failure) as number) - clock.now());
     const second = await cache.get();
     assert.notEqual(second.accessKeyId, first.accessKeyId);
     assert.equal(source.calls.length, 3);
   });
 
-  it('a fetch that never settles times out, and the next caller starts a new one', async () => {
+  it('a fetch that never settles times out; at its retry point the next caller starts a new one', async () => {
     const clock = new FakeClock();
     const source = new FakeCredentialSource(() => clock.now());
     const cache = new CredentialCache(
@@ -127,16 +134,14 @@ describe('CredentialCache', { timeout: 10_000 }, () => {
       "the pod's identity",
     );
     source.hold();
-    const hung = cache.get().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const hung = cache.get().then(() => undefined, errorOf);
     await clock.advance(5_000);
     const error = await hung;
     assert.ok(error instanceof StepTimeoutError, String(error));
     assert.match(error.message, /fetching the pod's identity/);
     assert.equal(classifyError(error), 'timeout');
     source.release();
+    await clock.advance((sharedRetryAt(error) as number) - clock.now());
     await cache.get();
     assert.equal(source.calls.length, 2, 'a new fetch, not a wait on the hung one');
   });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { StsClock } from '../../sidecar/src/clock-skew.ts';
@@ -10,8 +13,12 @@ import {
   createCredentialFetcher,
   NO_EXPIRY_REFRESH_PERIOD_MS,
   roleSessionName,
+  webIdentityFrom,
+  webIdentityProvider,
+  WebIdentityTokenFileError,
   type BaseProvider,
   type StsLike,
+  type WebIdentityStsLike,
 } from '../../sidecar/src/identity.ts';
 import { FAKE_EPOCH } from '../fakes/fake-clock.ts';
 import { rdsTarget } from '../fakes/sidecar-config.ts';
@@ -180,5 +187,120 @@ describe('createCredentialFetcher', () => {
     await fetch();
     assert.deepEqual(regions, ['eu-west-1']);
     assert.equal(sts.inputs.length, 1);
+  });
+});
+
+describe('webIdentityFrom: IRSA through the sidecar’s own STS client only where the SDK chain picks it', () => {
+  const irsa = { AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token', AWS_ROLE_ARN: 'arn:aws:iam::1:role/pod' };
+  const table: [string, Parameters<typeof webIdentityFrom>, ReturnType<typeof webIdentityFrom>][] = [
+    [
+      'IRSA from the environment',
+      [{}, irsa],
+      { tokenFile: '/var/run/token', roleArn: 'arn:aws:iam::1:role/pod', sessionName: undefined },
+    ],
+    [
+      'explicit settings first, session name from the environment',
+      [
+        { webIdentityTokenFile: '/t', roleArn: 'arn:r' },
+        { ...irsa, AWS_ROLE_SESSION_NAME: 's' },
+      ],
+      { tokenFile: '/t', roleArn: 'arn:r', sessionName: 's' },
+    ],
+    [
+      'static keys come first in the chain',
+      [{}, { ...irsa, AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_ACCESS_KEY: 's' }],
+      undefined,
+    ],
+    ['a named profile comes first in the chain', [{}, { ...irsa, AWS_PROFILE: 'dev' }], undefined],
+    [
+      'no role: not IRSA (EKS Pod Identity, IMDS: the chain)',
+      [{}, { AWS_WEB_IDENTITY_TOKEN_FILE: '/t' }],
+      undefined,
+    ],
+    ['no token file: not IRSA', [{}, { AWS_ROLE_ARN: 'arn:r' }], undefined],
+  ];
+  for (const [name, args, expected] of table) {
+    it(name, () => assert.deepEqual(webIdentityFrom(...args), expected));
+  }
+});
+
+describe('webIdentityProvider', () => {
+  function fakeSts(expiration: Date) {
+    const inputs: { RoleArn?: string; RoleSessionName?: string; WebIdentityToken?: string }[] = [];
+    const sts: WebIdentityStsLike = {
+      send: (command) => {
+        inputs.push(command.input);
+        return Promise.resolve({
+          Credentials: {
+            AccessKeyId: `ASIAPOD${inputs.length}`,
+            SecretAccessKey: 's',
+            SessionToken: 't',
+            Expiration: expiration,
+          },
+        });
+      },
+    };
+    return { sts, inputs };
+  }
+
+  it('one AssumeRoleWithWebIdentity per call, reading the token file anew each time (the kubelet rotates it)', async (tc) => {
+    const dir = await mkdtemp(join(tmpdir(), 'tb-irsa-'));
+    tc.after(() => rm(dir, { recursive: true, force: true }));
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, 'jwt-one\n');
+    const expiration = new Date(FAKE_EPOCH + 3600_000);
+    const { sts, inputs } = fakeSts(expiration);
+    const settings = { tokenFile, roleArn: 'arn:aws:iam::1:role/pod', sessionName: undefined };
+    const provider = webIdentityProvider(
+      () => sts,
+      settings,
+      () => FAKE_EPOCH,
+    );
+    const first = await provider();
+    await writeFile(tokenFile, 'jwt-two');
+    const second = await provider();
+    assert.deepEqual(inputs, [
+      {
+        RoleArn: settings.roleArn,
+        RoleSessionName: `aws-sdk-js-session-${FAKE_EPOCH}`,
+        WebIdentityToken: 'jwt-one',
+      },
+      {
+        RoleArn: settings.roleArn,
+        RoleSessionName: `aws-sdk-js-session-${FAKE_EPOCH}`,
+        WebIdentityToken: 'jwt-two',
+      },
+    ]);
+    assert.deepEqual(first, { accessKeyId: 'ASIAPOD1', secretAccessKey: 's', sessionToken: 't', expiration });
+    assert.equal(second.accessKeyId, 'ASIAPOD2');
+  });
+
+  it('a token file that cannot be read: names the file, the variable and the fix, and calls no STS', async () => {
+    const { sts, inputs } = fakeSts(new Date(FAKE_EPOCH + 3600_000));
+    const provider = webIdentityProvider(() => sts, {
+      tokenFile: '/nonexistent/irsa-token',
+      roleArn: 'arn:aws:iam::1:role/pod',
+      sessionName: 'tb-ns-pod',
+    });
+    await assert.rejects(provider(), (e: unknown) => {
+      assert.ok(e instanceof WebIdentityTokenFileError);
+      assert.match(e.message, /\/nonexistent\/irsa-token \(AWS_WEB_IDENTITY_TOKEN_FILE\): ENOENT/);
+      assert.match(e.message, /projected/);
+      return true;
+    });
+    assert.equal(inputs.length, 0);
+  });
+
+  it('STS answering without credentials is an error naming the role', async () => {
+    const sts: WebIdentityStsLike = { send: () => Promise.resolve({}) };
+    const dir = await mkdtemp(join(tmpdir(), 'tb-irsa-'));
+    await writeFile(join(dir, 'token'), 'jwt');
+    const provider = webIdentityProvider(() => sts, {
+      tokenFile: join(dir, 'token'),
+      roleArn: 'arn:aws:iam::1:role/pod',
+      sessionName: 's',
+    });
+    await assert.rejects(provider(), /AssumeRole for arn:aws:iam::1:role\/pod returned no credentials/);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -87,7 +87,8 @@ describe('startSidecar', () => {
       const notReady = await httpRequest(health, 'GET', '/readyz');
       assert.equal(notReady.status, 503);
       assert.deepEqual((JSON.parse(notReady.body) as { notReady: string[] }).notReady, ['docs']);
-      await clock.advance(2_000);
+      // random 0.5: half of the throttling backoff's first ceiling (8 s)
+      await clock.advance(4_000);
       await waitFor(async () => (await httpRequest(health, 'GET', '/readyz')).status === 200, 'ready');
 
       const token = await readFile(join(t.dir, 'invoicing-db.token'), 'utf8');
@@ -297,7 +298,7 @@ describe('restart in place (native sidecar, the emptyDir survives)', () => {
         assert.ok(logs.text.includes('serving still-valid credentials from a previous run'));
 
         // reports-db recovers first: pgpass gets its new line and keeps invoicing-db's old one.
-        await clock2.advance(2_000);
+        await clock2.advance(4_000);
         await waitFor(() => second.refreshers.get('reports-db')!.status().lastSuccessAt, 'reports refreshed');
         const pgpass = await readFile(join(t.dir, 'pgpass'), 'utf8');
         const lookup = (target: RdsTarget) =>
@@ -376,8 +377,8 @@ describe('--once', () => {
     assert.equal(code, 0, logs.text);
     const calls = sources.get('docs')!.calls.map((c) => c - start);
     assert.equal(calls.length, 4, 'three failures, then success');
-    // random 0.5: half of the full-jitter ceiling 1 s, 2 s, 4 s
-    assert.deepEqual(calls, [0, 500, 1_500, 3_500]);
+    // random 0.5: half of the throttling backoff's full-jitter ceiling 8 s, 16 s, then its 20 s cap
+    assert.deepEqual(calls, [0, 4_000, 12_000, 22_000]);
     assert.equal(sources.get('invoicing-db')!.calls.length, 1, 'a written target is not fetched again');
     assert.equal(clock.pendingTimers(), 0, 'no timer left');
     await stat(join(t.dir, 'docs.credentials.json'));

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   backoffDelayMs,
   backoffFor,
+  type BackoffSettings,
   BUILD_TIMEOUT_MS,
   CYCLE_TIMEOUT_MS,
   DEFAULT_BACKOFF,
@@ -170,18 +171,40 @@ describe('nextRetryAt', () => {
 });
 
 describe('backoffFor', () => {
-  const table: [string, Parameters<typeof backoffFor>, number][] = [
-    ['a valid value is still served: no hurry', ['network', true], 60_000],
-    ['nothing valid held: retry within 10 s', ['network', false], 10_000],
-    ['nothing held, full volume: within 10 s', ['volume-full', false], 10_000],
-    ['nothing held, STS 5xx: within 10 s', ['sts-unavailable', false], 10_000],
-    ['throttled with nothing held: STS asked the fleet to slow down', ['throttling', false], 60_000],
+  const table: [string, Parameters<typeof backoffFor>, BackoffSettings][] = [
+    ['a valid value is still served: no hurry', ['network', true], { baseMs: 1_000, capMs: 60_000 }],
+    ['nothing valid held: retry within 10 s', ['network', false], { baseMs: 1_000, capMs: 10_000 }],
+    ['nothing held, full volume: within 10 s', ['volume-full', false], { baseMs: 1_000, capMs: 10_000 }],
+    ['nothing held, STS 5xx: within 10 s', ['sts-unavailable', false], { baseMs: 1_000, capMs: 10_000 }],
+    [
+      'throttled with nothing held: retries spread from 8 s, within 20 s',
+      ['throttling', false],
+      { baseMs: 8_000, capMs: 20_000 },
+    ],
+    [
+      'throttled while a valid value is served: from 8 s, no hurry',
+      ['throttling', true],
+      { baseMs: 8_000, capMs: 60_000 },
+    ],
   ];
-  for (const [name, args, cap] of table) {
-    it(`${name} -> cap ${cap / 1000} s`, () => assert.equal(backoffFor(...args).capMs, cap));
+  for (const [name, args, expected] of table) {
+    it(`${name} -> base ${expected.baseMs / 1000} s, cap ${expected.capMs / 1000} s`, () =>
+      assert.deepEqual({ ...backoffFor(...args) }, expected));
   }
-  it('the two settings share the 1 s base', () => {
+  it('the settings of other failures share the 1 s base', () => {
     assert.equal(NO_VALUE_BACKOFF.baseMs, DEFAULT_BACKOFF.baseMs);
+  });
+  it('a throttled pod-credential retries, on average, no sooner than one of another failure', () => {
+    for (const holding of [true, false]) {
+      const throttled = backoffFor('throttling', holding);
+      const other = backoffFor('network', holding);
+      for (let failures = 1; failures <= 8; failures++) {
+        assert.ok(
+          backoffDelayMs(failures, fixed(0.5), throttled) >= backoffDelayMs(failures, fixed(0.5), other),
+          `failure ${failures}, holding ${holding}`,
+        );
+      }
+    }
   });
 });
 

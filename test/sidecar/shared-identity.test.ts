@@ -11,7 +11,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { Target } from '../../contract/sidecar-config.ts';
 import { startSidecar, type RunningSidecar } from '../../sidecar/src/main.ts';
 import { REFRESH_WINDOW_END, REFRESH_WINDOW_START } from '../../sidecar/src/refresh-policy.ts';
-import { startStsEmulator, type StsCallRecord } from '../emulators/sts-emulator.ts';
+import { startStsEmulator, type StsCallRecord, type StsEmulator } from '../emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
 import { FakeClock, seededRandom } from '../fakes/fake-clock.ts';
 import { fakeRdsSigner } from '../fakes/fake-credentials.ts';
@@ -44,6 +44,16 @@ function credentialOf(call: StsCallRecord): string {
   return call.action === 'AssumeRole' ? `AssumeRole ${call.roleArn}` : call.action;
 }
 
+/** Calls per credential and STS's answer: "AssumeRoleWithWebIdentity Throttling": 2, ... */
+function countByOutcome(calls: readonly StsCallRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of calls) {
+    const key = `${credentialOf(c)} ${c.outcome}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function countBy(calls: readonly StsCallRecord[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const c of calls) counts[credentialOf(c)] = (counts[credentialOf(c)] ?? 0) + 1;
@@ -64,7 +74,11 @@ async function runUntil(clock: FakeClock, sc: RunningSidecar, end: number, each:
   await clock.advance(end - clock.now());
 }
 
-async function start(tc: TestContext, random: () => number = () => RANDOM) {
+async function start(
+  tc: TestContext,
+  random: () => number = () => RANDOM,
+  beforeStart: (sts: StsEmulator) => void = () => undefined,
+) {
   const clock = new FakeClock(Date.now());
   const sts = await startStsEmulator({
     region: REGION,
@@ -77,6 +91,7 @@ async function start(tc: TestContext, random: () => number = () => RANDOM) {
       [SHARED_ROLE]: { trust: [POD_ROLE], externalId: EXTERNAL_ID },
     },
   });
+  beforeStart(sts);
   const t = await testSidecarEnv(targets);
   const tokenFile = join(t.dir, 'irsa-token');
   await writeFile(tokenFile, makeWebIdentityToken({ expiresAt: clock.now() + 2 * HORIZON_MS }));
@@ -201,5 +216,55 @@ describe('one base identity per sidecar (STS emulator, fake clock)', { timeout: 
         );
       }
     }
+  });
+
+  // One owner of retries: the SDK makes one attempt per call (maxAttempts 1), the credential caches
+  // back off from the throttling base, and the targets sharing a credential retry it together.
+  it('STS throttles the web identity twice: three web identity calls in all, one AssumeRole per role', async (tc) => {
+    const { clock, sts, sc, logs, started } = await start(
+      tc,
+      () => RANDOM,
+      (emulator) => emulator.failNext('throttling', 2, { action: 'AssumeRoleWithWebIdentity' }),
+    );
+    await runUntil(clock, sc, started + 2 * MIN, () => undefined);
+    assert.deepEqual(
+      countByOutcome(sts.calls),
+      {
+        'AssumeRoleWithWebIdentity Throttling': 2,
+        'AssumeRoleWithWebIdentity ok': 1,
+        [`AssumeRole ${DOCS_ROLE} ok`]: 1,
+        [`AssumeRole ${SHARED_ROLE} ok`]: 1,
+      },
+      logs.text,
+    );
+    // random 0.5 of the throttling backoff's ceilings, 8 s then 16 s.
+    const identity = sts.calls
+      .filter((c) => c.action === 'AssumeRoleWithWebIdentity')
+      .map((c) => c.at - started);
+    assert.deepEqual(identity, [0, 4_000, 12_000]);
+    for (const r of sc.refreshers.values()) assert.ok(r.isFresh(), `${r.target.name} is served`);
+  });
+
+  it('STS throttles the first two AssumeRole calls: each role retried once, the web identity not again', async (tc) => {
+    const { clock, sts, sc, logs, started } = await start(
+      tc,
+      () => RANDOM,
+      (emulator) => emulator.failNext('throttling', 2, { action: 'AssumeRole' }),
+    );
+    await runUntil(clock, sc, started + 2 * MIN, () => undefined);
+    assert.deepEqual(
+      countByOutcome(sts.calls),
+      {
+        'AssumeRoleWithWebIdentity ok': 1,
+        [`AssumeRole ${DOCS_ROLE} Throttling`]: 1,
+        [`AssumeRole ${DOCS_ROLE} ok`]: 1,
+        [`AssumeRole ${SHARED_ROLE} Throttling`]: 1,
+        [`AssumeRole ${SHARED_ROLE} ok`]: 1,
+      },
+      logs.text,
+    );
+    const retries = sts.calls.filter((c) => c.action === 'AssumeRole' && c.outcome === 'ok');
+    for (const c of retries) assert.equal(c.at - started, 4_000, `${c.roleArn} retried at half of 8 s`);
+    for (const r of sc.refreshers.values()) assert.ok(r.isFresh(), `${r.target.name} is served`);
   });
 });

@@ -45,8 +45,10 @@ describe('a shared credential carries its retry point', () => {
     source.failNext(FAKE_ERRORS.throttling, 2);
     const first = await failureOf(cache.get());
     assert.equal(sharedRetryAt(first), clock.now() + backoffDelayMs(1, () => 0.5, throttling));
+    await clock.advance((sharedRetryAt(first) as number) - clock.now());
     const second = await failureOf(cache.get());
     assert.equal(sharedRetryAt(second), clock.now() + backoffDelayMs(2, () => 0.5, throttling));
+    await clock.advance((sharedRetryAt(second) as number) - clock.now());
     await cache.get();
     await clock.advance(2 * 3600_000);
     source.failNext(FAKE_ERRORS.throttling);
@@ -70,7 +72,7 @@ describe('a shared credential carries its retry point', () => {
     );
     base.failNext(FAKE_ERRORS.throttling);
     const error = await failureOf(roleCache.get());
-    assert.equal(sharedRetryAt(error), clock.now() + 900, "the base identity's point (0.9 of 1 s)");
+    assert.equal(sharedRetryAt(error), clock.now() + 7_200, "the base identity's point (0.9 of 8 s)");
   });
 
   it('while the held credentials are valid, the point is never past their last chance (expiry - margin)', async () => {
@@ -142,8 +144,8 @@ describe('targets sharing a throttled credential', () => {
       assert.ok(next !== undefined && next - start < 60_000, 'every target fresh within a minute');
       await clock.advance(Math.max(0, next - clock.now()));
     }
-    // Full jitter at 0.5 from a 1 s base: 0.5, 1, 2, 4, 8 s after each throttled answer.
-    assert.deepEqual(calls, [0, 550, 1_600, 3_650, 7_700, 15_750]);
+    // Full jitter at 0.5 from the throttling backoff's 8 s base: 4, then 8 s after each throttled answer.
+    assert.deepEqual(calls, [0, 4_050, 12_100]);
     for (const r of refreshers) r.stop();
   });
 });

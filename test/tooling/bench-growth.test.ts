@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { growthFigureKeys } from '../../bench/growth-report.ts';
-import { growthTargets } from '../../bench/growth-sidecar.ts';
+import { growthSidecarArgv, growthTargets } from '../../bench/growth-sidecar.ts';
+import { imageSidecarEntry } from '../../bench/sidecar.ts';
+import { SIDECAR_COMMAND } from '../../webhook/src/sidecar-container.ts';
 import { reviewWithTargets } from '../../bench/growth-webhook.ts';
 import type { GrowthBench } from '../../bench/growth.ts';
 import { parseSidecarConfig, serializeSidecarConfig } from '../../contract/sidecar-config.ts';
@@ -22,6 +24,20 @@ describe('growthTargets', () => {
     assert.doesNotThrow(() =>
       parseSidecarConfig(serializeSidecarConfig(sidecarConfig({ directory: '/tmp/x', targets }))),
     );
+  });
+});
+
+describe('growthSidecarArgv', () => {
+  it('runs the image command as the webhook injects it: its V8 flags and the bundle, no CLI verb', () => {
+    const argv = growthSidecarArgv(imageSidecarEntry('/tmp/dist/sidecar.cjs'));
+    assert.deepEqual(argv, [...SIDECAR_COMMAND.slice(1, -1), '/tmp/dist/sidecar.cjs']);
+    assert.ok(!argv.includes('sidecar'));
+  });
+  it('without a bundle, the CLI entry with its `sidecar` verb', () => {
+    assert.deepEqual(growthSidecarArgv({ label: 'node dist', args: ['dist/cli/main.js'] }), [
+      'dist/cli/main.js',
+      'sidecar',
+    ]);
   });
 });
 

@@ -188,7 +188,7 @@ describe('the provisioning as npm test runs it', () => {
     assert.deepEqual(missing, [], 'named in an install hint but not provisioned');
   });
 
-  it('provisions java and every jar the HikariCP harness puts on its class path, and pgbench for the bench', () => {
+  it('provisions java and every jar the HikariCP harness puts on its class path, and pgbench and socat for the bench', () => {
     const probes = TEST_REQUIREMENTS.flatMap((r) => r.probes);
     const files = new Set(probes.flatMap((probe) => ('file' in probe ? [probe.file] : [])));
     const commands = new Set(probes.flatMap((probe) => ('command' in probe ? [probe.command] : [])));
@@ -199,6 +199,7 @@ describe('the provisioning as npm test runs it', () => {
     );
     assert.ok(commands.has('java'), 'the harness runs java');
     assert.ok(files.has('/usr/lib/postgresql/*/bin/pgbench'), 'npm run bench runs pgbench');
+    assert.ok(commands.has('socat'), "npm run bench relays pgbench through socat for the proxy's floor");
   });
 
   it('the README names every package the tests need', () => {

@@ -192,6 +192,14 @@ function withWarnings(response: AdmissionResponse, warnings: readonly string[]):
   return cleaned.length > 0 ? { ...response, warnings: cleaned } : response;
 }
 
+/**
+ * The base64 patch each response got from allowResponse. Base64 needs no JSON escaping, so
+ * encodeReview writes such a patch into the JSON as it is instead of having JSON.stringify scan
+ * every character of it (a visible share of the webhook's CPU profile); any other value of `patch`,
+ * one set or changed by a caller, goes through JSON.stringify.
+ */
+const encodedPatches = new WeakMap<AdmissionResponse, string>();
+
 /** Allowed, and the patch attached only when there is something to change. */
 export function allowResponse(
   uid: string,
@@ -203,7 +211,21 @@ export function allowResponse(
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
   }
-  return review(withWarnings(response, warnings));
+  const answer = review(withWarnings(response, warnings));
+  if (answer.response.patch !== undefined) encodedPatches.set(answer.response, answer.response.patch);
+  return answer;
+}
+
+const EMPTY_PATCH = '"patch":""';
+
+/** The response body: exactly `JSON.stringify(review)`, faster when the patch came from allowResponse. */
+export function encodeReview(answer: AdmissionReviewResponse): string {
+  const { patch } = answer.response;
+  if (patch === undefined || encodedPatches.get(answer.response) !== patch) return JSON.stringify(answer);
+  const text = JSON.stringify({ ...answer, response: { ...answer.response, patch: '' } });
+  // The first match is the key itself: inside a JSON string every quote is escaped.
+  const at = text.indexOf(EMPTY_PATCH);
+  return `${text.slice(0, at)}"patch":"${patch}"${text.slice(at + EMPTY_PATCH.length)}`;
 }
 
 /** Denied with the message the user sees in `kubectl` (it names the annotation, the value and the fix). */

@@ -49,8 +49,11 @@ export interface ConfigError {
   code: ConfigErrorCode;
   /** The annotation key at fault (or the pod field, e.g. `spec.containers`). */
   annotation: string;
-  /** The offending value as the user wrote it, with any possible secret replaced by REDACTED. */
-  value: string;
+  /**
+   * The offending value as the user wrote it, with any possible secret replaced by REDACTED;
+   * undefined when the error is that the annotation is missing.
+   */
+  value: string | undefined;
   /** What is wrong. Never contains a secret. */
   message: string;
   /** What to do about it. */
@@ -81,11 +84,11 @@ function redacted(value: string): { shown: string; secrets: readonly string[] } 
 export function configError(
   code: ConfigErrorCode,
   annotation: string,
-  value: string,
+  value: string | undefined,
   message: string,
   fix: string,
 ): ConfigError {
-  const { shown, secrets } = redacted(value);
+  const { shown, secrets } = value === undefined ? { shown: undefined, secrets: [] } : redacted(value);
   return {
     code,
     annotation: escapeUnsafeCharacters(annotation),
@@ -103,7 +106,8 @@ export function renderDenialMessage(errors: readonly ConfigError[]): string {
   const count = errors.length === 1 ? '1 problem' : `${errors.length} problems`;
   const groups = new Map<string, ConfigError[]>();
   for (const e of errors) {
-    const heading = `${e.annotation}=${JSON.stringify(e.value)}`;
+    const heading =
+      e.value === undefined ? `${e.annotation} (not set)` : `${e.annotation}=${JSON.stringify(e.value)}`;
     groups.set(heading, [...(groups.get(heading) ?? []), e]);
   }
   const lines = [`token-broker: the pod's token-broker.io configuration is invalid (${count}):`];

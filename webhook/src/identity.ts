@@ -5,6 +5,7 @@
  * because the SDK chain tries web identity before the container endpoint.
  */
 
+import { copyJson } from './copy-json.ts';
 import type { Container, EnvVar, Pod, VolumeMount } from './k8s-types.ts';
 import { NO_API_TOKEN_VOLUME_NAME, OWN_CONTAINER_NAMES, SERVICE_ACCOUNT_TOKEN_PATH } from './names.ts';
 
@@ -71,10 +72,10 @@ export function findPodIdentity(pod: Pod): PodIdentity {
   if (irsa) {
     for (const name of WEB_IDENTITY_ENV) {
       const entry = irsa.env?.find((e) => e.name === name);
-      if (entry) identity.env.push(structuredClone(entry));
+      if (entry) identity.env.push(copyJson(entry));
     }
     const mount = mountFor(irsa, envValue(irsa, AWS_WEB_IDENTITY_TOKEN_FILE));
-    if (mount) identity.mounts.push(structuredClone(mount));
+    if (mount) identity.mounts.push(copyJson(mount));
   }
   const podIdentity = containers.find((c) =>
     isEksPodIdentityUri(envValue(c, AWS_CONTAINER_CREDENTIALS_FULL_URI)),
@@ -82,11 +83,10 @@ export function findPodIdentity(pod: Pod): PodIdentity {
   if (podIdentity) {
     for (const name of [AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE]) {
       const entry = podIdentity.env?.find((e) => e.name === name);
-      if (entry) identity.env.push(structuredClone(entry));
+      if (entry) identity.env.push(copyJson(entry));
     }
     const mount = mountFor(podIdentity, envValue(podIdentity, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE));
-    if (mount && !identity.mounts.some((m) => m.name === mount.name))
-      identity.mounts.push(structuredClone(mount));
+    if (mount && !identity.mounts.some((m) => m.name === mount.name)) identity.mounts.push(copyJson(mount));
   }
   const source = irsa ?? podIdentity;
   if (source) identity.region = regionEnv(source);
@@ -101,9 +101,9 @@ function regionEnv(container: Container): EnvVar[] {
   const region = set(AWS_REGION);
   const fallback = set(AWS_DEFAULT_REGION);
   const out: EnvVar[] = [];
-  if (region) out.push(structuredClone(region));
-  else if (fallback) out.push({ ...structuredClone(fallback), name: AWS_REGION });
-  if (fallback) out.push(structuredClone(fallback));
+  if (region) out.push(copyJson(region));
+  else if (fallback) out.push({ ...copyJson(fallback), name: AWS_REGION });
+  if (fallback) out.push(copyJson(fallback));
   return out;
 }
 
@@ -118,15 +118,15 @@ export function giveIdentity(sidecar: Container, identity: PodIdentity): void {
   let given = false;
   for (const entry of identity.env) {
     if (!env.some((e) => e.name === entry.name)) {
-      env.push(structuredClone(entry));
+      env.push(copyJson(entry));
       given = true;
     }
   }
   if (given) {
     for (const entry of identity.region) {
       const at = env.findIndex((e) => e.name === entry.name);
-      if (at < 0) env.push(structuredClone(entry));
-      else env[at] = structuredClone(entry);
+      if (at < 0) env.push(copyJson(entry));
+      else env[at] = copyJson(entry);
     }
   }
   for (const mount of identity.mounts) {
@@ -137,7 +137,7 @@ export function giveIdentity(sidecar: Container, identity: PodIdentity): void {
     }
     const mounts = (sidecar.volumeMounts ??= []);
     if (!mounts.some((m) => m.name === mount.name || m.mountPath === mount.mountPath)) {
-      mounts.push({ ...structuredClone(mount), readOnly: true });
+      mounts.push({ ...copyJson(mount), readOnly: true });
     }
   }
 }

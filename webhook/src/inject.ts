@@ -1,5 +1,5 @@
 /**
- * Pure injection: pod + spec -> a new pod (the input is deep-cloned, never edited). The admission
+ * Pure injection: pod + spec -> a new pod (the input is deep-copied, never edited). The admission
  * patch is the diff of the two (patch.ts). docs/design.md "What injection adds" and "Reinvocation".
  *
  * The pod-level securityContext (runAsUser, fsGroup, ...) is never changed: it belongs to the app, and
@@ -9,6 +9,7 @@
 import { ANN, STATUS_INJECTED } from './annotations.ts';
 import { injectAppContainer, pointContainerAtSidecar } from './app-containers.ts';
 import { findPodIdentity, giveIdentity, type PodIdentity } from './identity.ts';
+import { copyJson } from './copy-json.ts';
 import type { Container, Pod } from './k8s-types.ts';
 import {
   DEFAULT_CONTAINER_ANNOTATION,
@@ -30,7 +31,7 @@ export interface InjectResult {
  * fix-ups (reinvocation after the EKS webhook added IRSA / Pod Identity env).
  */
 export function injectPod(pod: Pod, spec: InjectionSpec): InjectResult {
-  const out = structuredClone(pod);
+  const out = copyJson(pod);
   const identity = findPodIdentity(pod);
   return isInjected(pod) ? reconcile(out, spec, identity) : inject(out, spec, identity);
 }

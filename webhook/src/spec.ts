@@ -518,7 +518,7 @@ function checkProxies(
       configError(
         'missing-rds-ca',
         ANN.rdsCaConfigMap,
-        '',
+        undefined,
         `target${proxied.length > 1 ? 's' : ''} ${proxied.map((t) => `"${t.name}"`).join(', ')} ha${proxied.length > 1 ? 've' : 's'} proxy=<port>, and the proxy verifies the database's certificate against the RDS CA bundle, but no ConfigMap with it is named`,
         `create the ConfigMap in the pod's namespace and annotate the pod with ${ANN.rdsCaConfigMap}: rds-ca (${RDS_CA_HOWTO})`,
       ),

@@ -76,6 +76,20 @@ describe('configError', () => {
     assert.equal(e.fix, `do not paste ${REDACTED} here`);
     assert.ok(!renderDenialMessage([e]).includes('S3cretPw'));
   });
+
+  test('a missing annotation is shown as not set, an empty one as ""', () => {
+    const missing = configError(
+      'missing-rds-ca',
+      'token-broker.io/rds-ca-configmap',
+      undefined,
+      'no CA',
+      'name it',
+    );
+    const empty = configError('invalid-value', 'token-broker.io/containers', '', 'empty', 'name one');
+    const text = renderDenialMessage([missing, empty]);
+    assert.match(text, /^- token-broker\.io\/rds-ca-configmap \(not set\):$/m);
+    assert.match(text, /^- token-broker\.io\/containers="":$/m);
+  });
 });
 
 /** Decodes each run of %-escapes that is valid UTF-8, as a reader of the message could. */
@@ -114,7 +128,7 @@ describe('a denial never echoes a secret hidden behind an escape or repeated in 
         message ?? `"${value}" is bad`,
         `fix ${value}`,
       );
-      for (const text of [e.value, e.message, e.fix, renderDenialMessage([e])]) {
+      for (const text of [e.value ?? '', e.message, e.fix, renderDenialMessage([e])]) {
         assert.ok(!percentDecoded(text).includes(secret), `${secret} leaked: ${text}`);
       }
     });
@@ -235,7 +249,7 @@ test('property: a password behind an encoded colon or repeated in the value neve
         const encoded = encodeURIComponent(password);
         const value = `postgres://${user}%3A${encoded}@db.example.com${middle}${encoded}`;
         const e = configError('invalid-uri', 'token-broker.io/rds-x', value, `"${value}" is bad`, 'fix it');
-        for (const text of [e.value, e.message, e.fix, renderDenialMessage([e])]) {
+        for (const text of [e.value ?? '', e.message, e.fix, renderDenialMessage([e])]) {
           assert.ok(!percentDecoded(text).includes(password), `leaked: ${text}`);
         }
       },
@@ -320,7 +334,7 @@ describe('a secret found anywhere in a value is cut from everything the denial s
       `database "${mixed}" is odd`,
       `remove ${mixed}`,
     );
-    for (const text of [e.value, e.message, e.fix, renderDenialMessage([e])]) {
+    for (const text of [e.value ?? '', e.message, e.fix, renderDenialMessage([e])]) {
       assert.ok(!percentDecoded(text).includes(secret), `leaked: ${text}`);
     }
   });
