@@ -14,7 +14,7 @@ COPY webhook/src webhook/src
 COPY sidecar/src sidecar/src
 COPY scripts/bundle-sidecar.ts scripts/sidecar-bundle.ts scripts/
 # dist/ holds the CLI (ENTRYPOINT) and dist/sidecar.cjs, the one-file sidecar the injected container runs
-# (webhook/src/sidecar-container.ts): bundled while the dev dependencies (esbuild, tsx) are still here.
+# (webhook/src/injection/sidecar-container.ts): bundled while the dev dependencies (esbuild, tsx) are still here.
 RUN npx tsc -p tsconfig.build.json && npm run build:bundle && npm ci --omit=dev --no-audit --no-fund
 
 # Distroless: no shell, no package manager; runs as the unprivileged user 65532 unless the pod says otherwise.

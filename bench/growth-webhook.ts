@@ -6,9 +6,9 @@
  * HTTPS cost per request is the same for both and is measured in the webhook section.
  */
 import { readFile } from 'node:fs/promises';
-import { buildApp, createWebhookLogger } from '../webhook/src/app.ts';
-import { createWebhookMetrics } from '../webhook/src/metrics.ts';
-import { BUILTIN_DEFAULTS } from '../webhook/src/spec.ts';
+import { buildApp, createWebhookLogger } from '../webhook/src/server/app.ts';
+import { createWebhookMetrics } from '../webhook/src/server/metrics.ts';
+import { BUILTIN_DEFAULTS } from '../webhook/src/injection/spec.ts';
 import { measureLoad, type LoadResult, type LoadSpec } from './load.ts';
 
 export interface WebhookGrowthPoint {

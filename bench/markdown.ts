@@ -315,7 +315,7 @@ edited by hand; \`--rerender docs/bench.md\` writes it again from the last repor
   (\`node --import tsx cli/main.ts\`), the compiled one (\`node dist/cli/main.js\`, built by the bench
   with \`npx tsc -p tsconfig.build.json\`) and the image command, what the webhook injects: the one-file
   bundle \`dist/sidecar.cjs\` (\`npm run build:bundle\`, which the bench runs after tsc) under the
-  injected V8 flags (\`webhook/src/sidecar-container.ts\`); the figures use the image command.
+  injected V8 flags (\`webhook/src/injection/sidecar-container.ts\`); the figures use the image command.
 - **pgbench**: \`pgbench -S\` (select-only, scale 1, 8 clients) against a real PostgreSQL with TLS whose
   logins go through the RDS-like IAM check of the e2e tests: direct (verified TLS, a fresh RDS token as
   \`PGPASSWORD\`) and through the sidecar's loopback proxy (no password), in alternating interleaved
@@ -323,7 +323,7 @@ edited by hand; \`--rerender docs/bench.md\` writes it again from the last repor
   sampled) and the sidecar's CPU time per proxied transaction (\`/proc/<pid>/stat\`); then the sidecar's
   RSS with 100 open proxied connections. The sidecar runs as the webhook injects it for a pod with a
   proxied target: the bundle \`dist/sidecar.cjs\` under that command's V8 flags, without
-  \`--lite-mode\` (\`webhook/src/sidecar-container.ts\`); a second sidecar, the bundle in lite mode
+  \`--lite-mode\` (\`webhook/src/injection/sidecar-container.ts\`); a second sidecar, the bundle in lite mode
   (the command of pods without a proxied target), takes its turn in the same rounds for comparison.
   Without a built bundle, the CLI entry alone. The floor takes its turn too: pgbench with its own TLS
   and token through \`socat\` (\`bench/socat-relay.ts\`), a C relay forking per connection with no

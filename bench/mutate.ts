@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { Pod } from '../webhook/src/k8s-types.ts';
-import { mutatePod, type MutateInput } from '../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../webhook/src/spec.ts';
+import type { Pod } from '../webhook/src/injection/k8s-types.ts';
+import { mutatePod, type MutateInput } from '../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../webhook/src/injection/spec.ts';
 import { msSince, round, roundSummary, summarize, type Summary } from './stats.ts';
 
 export interface MutateCase {

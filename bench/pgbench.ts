@@ -25,7 +25,7 @@ import { startProxySidecar, type ProxySidecar } from '../test/e2e/support/pg-pro
 import { startPostgres } from '../test/e2e/support/postgres.ts';
 import { startStsEmulator } from '../test/emulators/sts-emulator.ts';
 import { SIDECAR_BUNDLE } from '../scripts/sidecar-bundle.ts';
-import { PROXY_SIDECAR_COMMAND, SIDECAR_COMMAND } from '../webhook/src/sidecar-container.ts';
+import { PROXY_SIDECAR_COMMAND, SIDECAR_COMMAND } from '../webhook/src/injection/sidecar-container.ts';
 import { parentPid, processCpu, settledCpu } from './process-cpu.ts';
 import { startSocatRelay } from './socat-relay.ts';
 import { percentile, round, roundSummary, summarize, type Summary } from './stats.ts';

@@ -17,7 +17,7 @@ What changed, and what it bought (same session, interleaved):
   (\`node dist/cli/main.js sidecar\`): CPU from spawn to files written + 1 s 0.24-0.30 -> 0.15-0.18 CPU-s, RSS 80-82 -> 72-74 MiB,
   anon 29-31 -> 23.5-25 MiB. Whitespace and syntax minified (names kept): Node keeps a CommonJS
   file's source in the heap, 1.6 -> 1.1 MB, about 1 MiB less anon.
-- **\`--lite-mode\` on the injected command** (\`webhook/src/sidecar-container.ts\`): V8 without its
+- **\`--lite-mode\` on the injected command** (\`webhook/src/injection/sidecar-container.ts\`): V8 without its
   optimizing compilers. Against the same bundle without it: RSS 72-74 -> 61-65 MiB, anon 23.5-25 ->
   17.5-21.6 MiB; it costs about 0.02 CPU-s at start, and the token API answers 10-35% fewer requests
   per second than the compiled CLI entry (two runs: 2,999 and 1,846 vs 3,306 and 2,793 sequential;
@@ -36,9 +36,9 @@ Where the rest goes, goal by goal:
 
 - **Webhook req/s (>= 0.75x bare fastify).** Changed on 2026-12-01 (interleaved with the previous
   build in the same session, 8 connections over HTTPS, 10 rounds of 400, two runs): the pod is copied
-  by a plain walk of its JSON instead of \`structuredClone\` (\`webhook/src/inject.ts\`: 13 -> 2.4 µs on the
+  by a plain walk of its JSON instead of \`structuredClone\` (\`webhook/src/injection/inject.ts\`: 13 -> 2.4 µs on the
   documented pod; 5-7% of the busy time -> 0.5%); the answer is written by \`encodeReview\`
-  (\`webhook/src/admission.ts\`), the same bytes as \`JSON.stringify\` but with the base64 patch spliced in
+  (\`webhook/src/server/admission.ts\`), the same bytes as \`JSON.stringify\` but with the base64 patch spliced in
   instead of scanned for escapes (fastify's serialization of the reply was 3.5% -> 0.2%); the
   \`preParsing\` and \`onSend\` hooks take a callback instead of returning a promise. Webhook CPU per request
   567 -> 526 and 571 -> 540 µs (bare fastify 169); in process through \`app.inject\` 310 -> 287 µs (bare
@@ -47,7 +47,7 @@ Where the rest goes, goal by goal:
   and 7.8). What is left, as shares of the webhook's busy time under load after the change: the TLS
   socket write (\`writev\`) 15-20%, which bare fastify pays alike; the mutation 19%: resolving the spec 7%
   (parsing the target URIs 3%), injection 7%, of which 4-5% was \`structuredClone\` of the identity's env
-  entries and mounts in \`webhook/src/identity.ts\` (now the same walk, \`webhook/src/copy-json.ts\`), the patch diff 4.5%,
+  entries and mounts in \`webhook/src/injection/identity.ts\` (now the same walk, \`webhook/src/injection/copy-json.ts\`), the patch diff 4.5%,
   the answer (JSON and base64 of the patch) 3.4%; the log line 5% (redaction 1.3%, the ISO time 1%); GC
   5%; fastify's prototype-poisoning JSON parse 2.5%; the pod-shape check 2%, the depth check 1%;
   metrics 1.5%. Over HTTPS the webhook also spends about 160 µs per request more than in process, where

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FILES, ROUTES, type SidecarConfig, type Target } from '../contract/sidecar-config.ts';
 import { startStsEmulator, type StsEmulator } from '../test/emulators/sts-emulator.ts';
-import { SIDECAR_COMMAND } from '../webhook/src/sidecar-container.ts';
+import { SIDECAR_COMMAND } from '../webhook/src/injection/sidecar-container.ts';
 import { mongoTarget, rdsTarget, sidecarConfig } from '../test/fakes/sidecar-config.ts';
 import { freeListenPorts, irsaEnv, sidecarProcessEnv } from '../test/sidecar/support/sidecar-process-env.ts';
 import { measureLoad, type LoadResult, type LoadSpec } from './load.ts';
@@ -290,7 +290,7 @@ export interface SidecarEntry {
 export const IMAGE_SIDECAR = 'image command';
 
 /**
- * The injected container's command (webhook/src/sidecar-container.ts) with this machine's node and
+ * The injected container's command (webhook/src/injection/sidecar-container.ts) with this machine's node and
  * `bundle` (dist/sidecar.cjs) in place of the image's paths: the same V8 flags, the same file.
  */
 export function imageSidecarEntry(bundle: string): SidecarEntry {

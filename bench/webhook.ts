@@ -10,9 +10,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildApp, createWebhookLogger } from '../webhook/src/app.ts';
-import { createWebhookMetrics } from '../webhook/src/metrics.ts';
-import { BUILTIN_DEFAULTS } from '../webhook/src/spec.ts';
+import { buildApp, createWebhookLogger } from '../webhook/src/server/app.ts';
+import { createWebhookMetrics } from '../webhook/src/server/metrics.ts';
+import { BUILTIN_DEFAULTS } from '../webhook/src/injection/spec.ts';
 import { makeTempCertificates, TEST_SERVER_NAME } from '../test/webhook/server/support/certs.ts';
 import { measureInterleaved, measureLoad, type LoadResult, type LoadSpec } from './load.ts';
 import { call, freePort, keepAliveAgent, waitFor, type Endpoint } from './net.ts';

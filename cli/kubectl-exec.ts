@@ -3,7 +3,7 @@
  * `kubectl exec` into the sidecar container, running node on the image's entrypoint script
  * (Dockerfile ENTRYPOINT). The container name is the one injection gives the sidecar.
  */
-import { SIDECAR_CONTAINER_NAME } from '../webhook/src/names.ts';
+import { SIDECAR_CONTAINER_NAME } from '../webhook/src/injection/names.ts';
 
 /** The Dockerfile's ENTRYPOINT, word for word. */
 export const IMAGE_ENTRYPOINT = ['/nodejs/bin/node', '/app/dist/cli/main.js'] as const;

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'inject': {
-      const { runInject } = await import('../webhook/src/inject-command.ts');
+      const { runInject } = await import('../webhook/src/cli/inject-command.ts');
       return runInject(rest, {
         stdin: process.stdin,
         stdout: process.stdout,
@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'webhook': {
-      const { runWebhookServer } = await import('../webhook/src/serve-command.ts');
+      const { runWebhookServer } = await import('../webhook/src/server/serve-command.ts');
       return runWebhookServer(rest, process.env);
     }
     case 'sidecar': {

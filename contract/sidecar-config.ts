@@ -5,6 +5,7 @@
  */
 
 import { targetProblems } from './target-rules.ts';
+import type { PgProxyConfig, Target } from './target.ts';
 
 export { PROXY_PORT_MIN, TARGET_NAME_PATTERN } from './target-rules.ts';
 
@@ -22,51 +23,11 @@ export const DEFAULT_HEALTH_PORT = 9902;
 export const DEFAULT_METRICS_PORT = 9903;
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 120;
 
-export type RdsEngine = 'postgres' | 'mysql';
-export type MongoScheme = 'mongodb' | 'mongodb+srv';
-
-interface TargetBase {
-  /** DNS-label-like name from the annotation suffix; names files, env vars and metric labels. */
-  name: string;
-  region: string;
-  /** Role assumed on top of the pod's own identity; absent: the pod's identity signs directly. */
-  roleArn?: string;
-  externalId?: string;
-}
-
-export interface RdsTarget extends TargetBase {
-  kind: 'rds';
-  engine: RdsEngine;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  /** postgres only: the sidecar's loopback proxy that logs in with a fresh token for the app. */
-  proxy?: PgProxyConfig;
-}
-
-/** The PostgreSQL loopback proxy of one target (sidecar/src/pg-proxy/). */
-export interface PgProxyConfig {
-  /** Port on 127.0.0.1 inside the pod, 1024-65535. */
-  port: number;
-  /** PEM bundle of the CAs the database's certificate is verified against (the RDS CA bundle). */
-  caFile: string;
-}
+// The target types live in target.ts (shared with target-rules.ts); every importer finds them here.
+export type { MongoScheme, MongoTarget, PgProxyConfig, RdsEngine, RdsTarget, Target } from './target.ts';
 
 /** The proxy listens on IPv4 loopback only: never reachable from outside the pod. */
 export const PROXY_HOST = '127.0.0.1';
-
-export interface MongoTarget extends TargetBase {
-  kind: 'mongo';
-  scheme: MongoScheme;
-  /** `host` for mongodb+srv, `host:port` entries for mongodb. */
-  hosts: string[];
-  database: string;
-  /** Extra URI query options passed through to the app's URI (e.g. replicaSet, tls). */
-  options: Record<string, string>;
-}
-
-export type Target = RdsTarget | MongoTarget;
 
 export interface SidecarConfig {
   apiVersion: typeof SIDECAR_CONFIG_API_VERSION;

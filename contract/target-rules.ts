@@ -7,7 +7,7 @@
 import { isAcceptedMongoOption } from './mongo-options.ts';
 import { OPTION_FILE_VALUE_RULE, optionFileCharacter } from './mysql-option-value.ts';
 import { escapeUnsafeCharacters, unsafeCharacter } from './safe-text.ts';
-import type { Target } from './sidecar-config.ts';
+import type { Target } from './target.ts';
 
 /** Lowest proxy port: the sidecar runs unprivileged. */
 export const PROXY_PORT_MIN = 1024;

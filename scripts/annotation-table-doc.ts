@@ -1,5 +1,5 @@
 /** Keeps the README's annotation table equal to the one in code, between two marker comments. */
-import { renderAnnotationTableMarkdown } from '../webhook/src/annotations.ts';
+import { renderAnnotationTableMarkdown } from '../webhook/src/injection/annotations.ts';
 
 export const TABLE_START = '<!-- annotation-table:start';
 export const TABLE_END = '<!-- annotation-table:end -->';

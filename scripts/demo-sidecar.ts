@@ -30,9 +30,9 @@ import {
 import { startStsEmulator } from '../test/emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../test/emulators/web-identity-token.ts';
 import { freeListenPorts } from '../test/sidecar/support/sidecar-process-env.ts';
-import type { Container, EnvVar, Pod } from '../webhook/src/k8s-types.ts';
-import { mutatePod } from '../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../webhook/src/spec.ts';
+import type { Container, EnvVar, Pod } from '../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../webhook/src/injection/spec.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const REGION = 'eu-west-1';

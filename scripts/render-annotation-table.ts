@@ -1,4 +1,4 @@
-/** Rewrites the annotation table in README.md from webhook/src/annotations.ts (`npm run docs`). */
+/** Rewrites the annotation table in README.md from webhook/src/injection/annotations.ts (`npm run docs`). */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { replaceAnnotationTable } from './annotation-table-doc.ts';
 

@@ -5,7 +5,7 @@
  * instead of hundreds of modules.
  *
  * CommonJS, not ESM, and no dynamic `import()` of a Node built-in left in it: the injected command runs
- * Node with `--lite-mode` (webhook/src/sidecar-container.ts), which turns WebAssembly off, and Node 22
+ * Node with `--lite-mode` (webhook/src/injection/sidecar-container.ts), which turns WebAssembly off, and Node 22
  * builds the ESM view of `node:http` by reading every export, `WebSocket` included, whose lazy loader
  * starts compiling undici's WebAssembly HTTP parser: under lite mode that promise rejects unhandled and
  * the sidecar exits (the SDK's IMDS credential path does `import('node:http')`). A `require` reads no

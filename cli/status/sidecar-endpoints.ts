@@ -17,7 +17,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export type SidecarEndpoint = { via: 'socket'; path: string } | { via: 'url'; url: string };
 
-/** The app containers' env var naming the shared directory (webhook/src/app-containers.ts). */
+/** The app containers' env var naming the shared directory (webhook/src/injection/app-containers.ts). */
 export const DIR_ENV = 'TOKEN_BROKER_DIR';
 export const URL_ENV = 'TOKEN_BROKER_URL';
 

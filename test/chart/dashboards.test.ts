@@ -16,7 +16,7 @@ import { TARGET_FILE, TARGET_UID } from '../../scripts/dashboards/target.ts';
 import { normalizeMarkdownTable } from '../../scripts/annotation-table-doc.ts';
 import { createMetrics } from '../../sidecar/src/metrics.ts';
 import { createProxyMetrics } from '../../sidecar/src/pg-proxy/metrics.ts';
-import { createWebhookMetrics } from '../../webhook/src/metrics.ts';
+import { createWebhookMetrics } from '../../webhook/src/server/metrics.ts';
 import { rdsTarget } from '../fakes/sidecar-config.ts';
 import { REPO_ROOT } from './support/helm.ts';
 import { runPromtool } from './support/promtool.ts';

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { Pod } from '../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../webhook/src/spec.ts';
+import type { Pod } from '../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../webhook/src/injection/spec.ts';
 import { CHART_DIR, NAMESPACE, RELEASE, runHelm } from './support/helm.ts';
 
 function notes(...set: string[]): string {

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { ERROR_CLASSES, PROXY_ERROR_CLASSES } from '../../sidecar/src/error-class.ts';
-import { SIDECAR_CONTAINER_NAME } from '../../webhook/src/names.ts';
+import { SIDECAR_CONTAINER_NAME } from '../../webhook/src/injection/names.ts';
 import { CHART_DIR, REPO_ROOT, findOne, render, renderRun } from './support/helm.ts';
 import { runPromtool } from './support/promtool.ts';
 import { exportedMetricNames } from './support/exported-metrics.ts';
@@ -167,8 +167,8 @@ void describe('runbooks: consistent with the code', () => {
     }
   });
 
-  it('TokenBrokerWebhookDenials names only denial codes that webhook/src/config-error.ts has', () => {
-    const source = readFileSync(join(REPO_ROOT, 'webhook/src/config-error.ts'), 'utf8');
+  it('TokenBrokerWebhookDenials names only denial codes that webhook/src/injection/config-error.ts has', () => {
+    const source = readFileSync(join(REPO_ROOT, 'webhook/src/injection/config-error.ts'), 'utf8');
     const union = /export type ConfigErrorCode =([^;]+);/.exec(source)?.[1] ?? '';
     const codes = new Set([...union.matchAll(/'([a-z-]+)'/g)].map((m) => m[1]));
     assert.ok(codes.size > 10, 'ConfigErrorCode parsed');

@@ -11,7 +11,7 @@ import { connect, createServer, type Server } from 'node:tls';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { ISecret } from 'kubernetes-models/v1';
-import { loadTlsPair } from '../../webhook/src/tls.ts';
+import { loadTlsPair } from '../../webhook/src/server/tls.ts';
 import { NAMESPACE, findOne, kinds, render, renderRun, type K8sObject } from './support/helm.ts';
 
 const SERVICE = 'token-broker-webhook';

@@ -4,7 +4,7 @@ import type {
   IMutatingWebhook,
   IMutatingWebhookConfiguration,
 } from 'kubernetes-models/admissionregistration.k8s.io/v1';
-import { ANN, INJECT_TRUE } from '../../webhook/src/annotations.ts';
+import { ANN, INJECT_TRUE } from '../../webhook/src/injection/annotations.ts';
 import { NAMESPACE, findOne, render, renderRun, type K8sObject } from './support/helm.ts';
 
 /** The EKS pod identity webhook's configuration name; ours must sort after it. */

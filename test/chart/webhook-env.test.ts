@@ -1,19 +1,19 @@
 /**
- * Chart values map one to one onto the webhook's TOKEN_BROKER_* env vars (webhook/src/options.ts):
+ * Chart values map one to one onto the webhook's TOKEN_BROKER_* env vars (webhook/src/server/options.ts):
  * every option has its env var in the Deployment, each value changes exactly its env var, and the
  * default render parses into the webhook's built-in defaults.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
+import { SIDECAR_DEFAULT_OPTIONS } from '../../webhook/src/injection/default-options.ts';
 import {
   DEFAULT_TLS_CERT_FILE,
   DEFAULT_TLS_KEY_FILE,
   SERVER_OPTIONS,
-  SIDECAR_DEFAULT_OPTIONS,
   parseWebhookOptions,
-} from '../../webhook/src/options.ts';
-import { BUILTIN_DEFAULTS } from '../../webhook/src/spec.ts';
+} from '../../webhook/src/server/options.ts';
+import { BUILTIN_DEFAULTS } from '../../webhook/src/injection/spec.ts';
 import { findOne, render, renderRun, type RenderOptions } from './support/helm.ts';
 
 function webhookEnv(options: RenderOptions = {}): Record<string, string> {

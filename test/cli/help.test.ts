@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { runDoctor } from '../../cli/doctor/doctor-command.ts';
 import { IMAGE_ENTRYPOINT, kubectlExecLine } from '../../cli/kubectl-exec.ts';
 import { runStatus } from '../../cli/status/status-command.ts';
-import { SIDECAR_CONTAINER_NAME } from '../../webhook/src/names.ts';
+import { SIDECAR_CONTAINER_NAME } from '../../webhook/src/injection/names.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

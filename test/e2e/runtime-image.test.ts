@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Container, Pod } from '../../webhook/src/k8s-types.ts';
+import type { Container, Pod } from '../../webhook/src/injection/k8s-types.ts';
 import { startStsEmulator } from '../emulators/sts-emulator.ts';
 import type { StsEmulator } from '../emulators/sts-emulator.ts';
 import { makeWebIdentityToken } from '../emulators/web-identity-token.ts';
@@ -34,7 +34,7 @@ import { runSandboxed, spawnSandboxed } from './support/readonly-sandbox.ts';
 import type { SandboxOptions } from './support/readonly-sandbox.ts';
 import { assembleRuntimeTree, buildStageFacts, listFiles } from './support/runtime-tree.ts';
 import { dynamicImports } from '../../scripts/sidecar-bundle.ts';
-import { SIDECAR_COMMAND } from '../../webhook/src/sidecar-container.ts';
+import { SIDECAR_COMMAND } from '../../webhook/src/injection/sidecar-container.ts';
 import type { RuntimeTree } from './support/runtime-tree.ts';
 
 const run = promisify(execFile);

@@ -6,7 +6,7 @@ import type {
   ServiceAccountFetcher,
   ServiceAccountInfo,
   ServiceAccountLookup,
-} from '../../webhook/src/service-account-lookup.ts';
+} from '../../webhook/src/server/service-account-lookup.ts';
 
 export interface FakeFetcher {
   fetch: ServiceAccountFetcher;

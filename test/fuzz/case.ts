@@ -8,7 +8,7 @@
  * review a `$deep` marker stays a marker (the oracle never walks a 100,000-level object), while
  * `$repeat` strings are expanded (they are just long).
  */
-import { MAX_OWN_ANNOTATION_LENGTH } from '../../webhook/src/pod-shape.ts';
+import { MAX_OWN_ANNOTATION_LENGTH } from '../../webhook/src/injection/pod-shape.ts';
 import { basePod } from './base-pods.ts';
 
 /**

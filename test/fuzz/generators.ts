@@ -9,9 +9,13 @@
  * random bytes, random JSON, truncated reviews, wrong content types, oversized bodies.
  */
 import fc from 'fast-check';
-import { BODY_LIMIT_BYTES } from '../../webhook/src/app.ts';
-import { MAX_BODY_DEPTH } from '../../webhook/src/json-depth.ts';
-import { MAX_LIST_ENTRIES, MAX_OWN_ANNOTATION_LENGTH, MAX_POD_DEPTH } from '../../webhook/src/pod-shape.ts';
+import { BODY_LIMIT_BYTES } from '../../webhook/src/server/app.ts';
+import { MAX_BODY_DEPTH } from '../../webhook/src/server/json-depth.ts';
+import {
+  MAX_LIST_ENTRIES,
+  MAX_OWN_ANNOTATION_LENGTH,
+  MAX_POD_DEPTH,
+} from '../../webhook/src/injection/pod-shape.ts';
 import { BASE_NAMES } from './base-pods.ts';
 import type { Edit, FuzzCase } from './case.ts';
 

@@ -23,9 +23,9 @@ import jsonpatch from 'fast-json-patch';
 import { parseSidecarConfig, SIDECAR_CONFIG_ENV, type Target } from '../../contract/sidecar-config.ts';
 import { renderMongoUri } from '../../sidecar/src/mongo-uri.ts';
 import { renderPgpass } from '../../sidecar/src/pgpass.ts';
-import { BODY_LIMIT_BYTES } from '../../webhook/src/app.ts';
-import { MAX_BODY_DEPTH } from '../../webhook/src/json-depth.ts';
-import { INFRASTRUCTURE_CONTAINER_NAMES } from '../../webhook/src/names.ts';
+import { BODY_LIMIT_BYTES } from '../../webhook/src/server/app.ts';
+import { MAX_BODY_DEPTH } from '../../webhook/src/server/json-depth.ts';
+import { INFRASTRUCTURE_CONTAINER_NAMES } from '../../webhook/src/injection/names.ts';
 import type { FuzzCase, Materialized } from './case.ts';
 import { UID } from './case.ts';
 

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { growthFigureKeys } from '../../bench/growth-report.ts';
 import { growthSidecarArgv, growthTargets } from '../../bench/growth-sidecar.ts';
 import { imageSidecarEntry } from '../../bench/sidecar.ts';
-import { SIDECAR_COMMAND } from '../../webhook/src/sidecar-container.ts';
+import { SIDECAR_COMMAND } from '../../webhook/src/injection/sidecar-container.ts';
 import { reviewWithTargets } from '../../bench/growth-webhook.ts';
 import type { GrowthBench } from '../../bench/growth.ts';
 import { parseSidecarConfig, serializeSidecarConfig } from '../../contract/sidecar-config.ts';

@@ -1,6 +1,6 @@
 /**
  * The sidecar bundle (scripts/sidecar-bundle.ts): built, it runs under the injected command's V8 flags
- * (webhook/src/sidecar-container.ts), and no `import()` of a Node built-in survives in it, because
+ * (webhook/src/injection/sidecar-container.ts), and no `import()` of a Node built-in survives in it, because
  * under `--lite-mode` that import throws where a `require` works.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { bundleSidecar, dynamicImports, requireBuiltinImports } from '../../scripts/sidecar-bundle.ts';
-import { SIDECAR_COMMAND } from '../../webhook/src/sidecar-container.ts';
+import { SIDECAR_COMMAND } from '../../webhook/src/injection/sidecar-container.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,6 +1,6 @@
 import { createMetrics } from '../../../sidecar/src/metrics.ts';
 import { createProxyMetrics } from '../../../sidecar/src/pg-proxy/metrics.ts';
-import { createWebhookMetrics } from '../../../webhook/src/metrics.ts';
+import { createWebhookMetrics } from '../../../webhook/src/server/metrics.ts';
 
 /**
  * Every metric family the sidecar (its PostgreSQL proxy included) and the webhook register, read from

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
 
 /**
  * The API server's side of a mutating admission webhook call: an AdmissionReview v1 for a pod CREATE,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Container, EnvVar, Pod } from '../../../webhook/src/k8s-types.ts';
+import type { Container, EnvVar, Pod } from '../../../webhook/src/injection/k8s-types.ts';
 
 /**
  * The little the e2e tests need of what the API server and the kubelet do with a pod, so that a

@@ -1,9 +1,9 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SidecarConfig } from '../../../contract/sidecar-config.ts';
-import type { Container, Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import type { Container, Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { makeWebIdentityToken } from '../../emulators/web-identity-token.ts';
 import { containerEnv, findContainer, hostPath } from './kubelet.ts';
 import type { VolumeDirs } from './kubelet.ts';

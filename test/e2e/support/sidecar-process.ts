@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleSidecarSync, SIDECAR_BUNDLE } from '../../../scripts/sidecar-bundle.ts';
-import type { Container, Probe } from '../../../webhook/src/k8s-types.ts';
+import type { Container, Probe } from '../../../webhook/src/injection/k8s-types.ts';
 import { LOOPBACK } from './net.ts';
 
 /**

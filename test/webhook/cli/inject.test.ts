@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import jsonpatch from 'fast-json-patch';
 import { parseAllDocuments } from 'yaml';
-import { injectYaml, runInject } from '../../../webhook/src/inject-command.ts';
-import type { MutateInput } from '../../../webhook/src/mutate.ts';
-import type { PodSpec } from '../../../webhook/src/k8s-types.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { injectYaml, runInject } from '../../../webhook/src/cli/inject-command.ts';
+import type { MutateInput } from '../../../webhook/src/injection/mutate.ts';
+import type { PodSpec } from '../../../webhook/src/injection/k8s-types.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RDS = 'postgres://invoicing_app@invoicing.abc123.eu-west-1.rds.amazonaws.com/invoicing';
@@ -384,7 +384,7 @@ void describe('runInject and injectYaml (in process)', () => {
         else packages.add(target);
       }
     };
-    await visit(join(ROOT, 'webhook/src/inject-command.ts'));
+    await visit(join(ROOT, 'webhook/src/cli/inject-command.ts'));
     assert.ok(seen.size > 3);
     for (const forbidden of ['@kubernetes/client-node', 'fastify', 'prom-client', 'pino']) {
       assert.ok(!packages.has(forbidden), `inject imports ${forbidden}`);

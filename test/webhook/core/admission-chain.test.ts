@@ -6,9 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Container, Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import type { Container, Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import {
   admitPod,
   API_TOKEN_PATH,

@@ -10,8 +10,8 @@
  *   again, then each `IfNeeded` webhook is called once more if the pod changed after its first call.
  */
 
-import type { Container, EnvVar, Pod, Volume } from '../../../webhook/src/k8s-types.ts';
-import type { JsonPatchOperation } from '../../../webhook/src/patch.ts';
+import type { Container, EnvVar, Pod, Volume } from '../../../webhook/src/injection/k8s-types.ts';
+import type { JsonPatchOperation } from '../../../webhook/src/injection/patch.ts';
 import { applyJsonPatch, asJson, deepFreeze } from './support.ts';
 
 export const API_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';

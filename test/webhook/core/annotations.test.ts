@@ -14,8 +14,8 @@ import {
   quantityValue,
   renderAnnotationTableMarkdown,
   suggestAnnotation,
-} from '../../../webhook/src/annotations.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+} from '../../../webhook/src/injection/annotations.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { normalizeMarkdownTable, readAnnotationTable } from '../../../scripts/annotation-table-doc.ts';
 
 test('the README carries exactly the annotation table rendered from code', () => {
@@ -23,7 +23,7 @@ test('the README carries exactly the annotation table rendered from code', () =>
   assert.equal(
     normalizeMarkdownTable(readAnnotationTable(readme) ?? ''),
     normalizeMarkdownTable(renderAnnotationTableMarkdown()),
-    'README.md and webhook/src/annotations.ts disagree: run `npm run docs` and review the diff',
+    'README.md and webhook/src/injection/annotations.ts disagree: run `npm run docs` and review the diff',
   );
 });
 

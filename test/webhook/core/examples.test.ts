@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { deepFreeze, validatePod } from './support.ts';
 
 interface Manifest {

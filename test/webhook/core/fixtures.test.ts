@@ -15,9 +15,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { parseSidecarConfig, SIDECAR_CONFIG_ENV } from '../../../contract/sidecar-config.ts';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod, type MutateInput, type MutateResult } from '../../../webhook/src/mutate.ts';
-import { mergeDefaults, type DefaultsOverrides } from '../../../webhook/src/spec.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod, type MutateInput, type MutateResult } from '../../../webhook/src/injection/mutate.ts';
+import { mergeDefaults, type DefaultsOverrides } from '../../../webhook/src/injection/spec.ts';
 import {
   applyJsonPatch,
   asJson,

@@ -2,9 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { injectPod } from '../../../webhook/src/inject.ts';
-import type { Container, EnvVar, Pod } from '../../../webhook/src/k8s-types.ts';
-import { BUILTIN_DEFAULTS, resolveSpec, type InjectionSpec } from '../../../webhook/src/spec.ts';
+import { injectPod } from '../../../webhook/src/injection/inject.ts';
+import type { Container, EnvVar, Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import type { InjectionSpec } from '../../../webhook/src/injection/injection-spec.ts';
+import { BUILTIN_DEFAULTS, resolveSpec } from '../../../webhook/src/injection/spec.ts';
 import { deepFreeze } from './support.ts';
 
 const PG = 'postgres://app@db.abc.eu-west-1.rds.amazonaws.com/app';

@@ -5,7 +5,7 @@ import {
   diffToJsonPatch,
   escapePointerSegment,
   type JsonPatchOperation,
-} from '../../../webhook/src/patch.ts';
+} from '../../../webhook/src/injection/patch.ts';
 import { applyJsonPatch, asJson } from './support.ts';
 
 describe('escapePointerSegment (RFC 6901)', () => {

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSidecarConfig, SIDECAR_CONFIG_ENV } from '../../../contract/sidecar-config.ts';
-import { parseConfigMapRef } from '../../../webhook/src/annotations.ts';
-import { injectPod } from '../../../webhook/src/inject.ts';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { BUILTIN_DEFAULTS, resolveSpec } from '../../../webhook/src/spec.ts';
-import { parseRdsTarget } from '../../../webhook/src/target-uri.ts';
+import { parseConfigMapRef } from '../../../webhook/src/injection/annotations.ts';
+import { injectPod } from '../../../webhook/src/injection/inject.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { BUILTIN_DEFAULTS, resolveSpec } from '../../../webhook/src/injection/spec.ts';
+import { parseRdsTarget } from '../../../webhook/src/injection/target-uri.ts';
 import { deepFreeze } from './support.ts';
 
 const HOST = 'orders.cluster-x.eu-west-1.rds.amazonaws.com';

@@ -6,11 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { WEB_IDENTITY_ENV } from '../../../webhook/src/identity.ts';
-import type { Container, EnvVar, Pod, Volume, VolumeMount } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { isSelectedContainer } from '../../../webhook/src/names.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { WEB_IDENTITY_ENV } from '../../../webhook/src/injection/identity.ts';
+import type {
+  Container,
+  EnvVar,
+  Pod,
+  Volume,
+  VolumeMount,
+} from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { isSelectedContainer } from '../../../webhook/src/injection/names.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { applyJsonPatch, asJson, assertInjectedStrict, deepFreeze, validatePod } from './support.ts';
 
 const TARGETS: Record<string, string> = {

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import fc from 'fast-check';
-import { configError, renderDenialMessage } from '../../../webhook/src/config-error.ts';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { REDACTED, redactValue } from '../../../webhook/src/redact.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { configError, renderDenialMessage } from '../../../webhook/src/injection/config-error.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { REDACTED, redactValue } from '../../../webhook/src/injection/redact.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { deepFreeze } from './support.ts';
 
 describe('redactValue', () => {

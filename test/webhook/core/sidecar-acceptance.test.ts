@@ -17,10 +17,10 @@ import {
 } from '../../../contract/sidecar-config.ts';
 import { renderMongoUri } from '../../../sidecar/src/mongo-uri.ts';
 import { renderPgpass } from '../../../sidecar/src/pgpass.ts';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
-import { parseMongoTarget, parseRdsTarget } from '../../../webhook/src/target-uri.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
+import { parseMongoTarget, parseRdsTarget } from '../../../webhook/src/injection/target-uri.ts';
 import { mongoTarget, rdsTarget, sidecarConfig } from '../../fakes/sidecar-config.ts';
 import { deepFreeze } from './support.ts';
 

@@ -6,7 +6,7 @@ import {
   PROXY_SIDECAR_COMMAND,
   SIDECAR_COMMAND,
   sidecarCommand,
-} from '../../../webhook/src/sidecar-container.ts';
+} from '../../../webhook/src/injection/sidecar-container.ts';
 
 const postgres: RdsTarget = {
   kind: 'rds',

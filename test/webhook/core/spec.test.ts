@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Container, EnvVar, Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS, mergeDefaults, resolveSpec, type SpecResult } from '../../../webhook/src/spec.ts';
+import type { Container, EnvVar, Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import {
+  BUILTIN_DEFAULTS,
+  mergeDefaults,
+  resolveSpec,
+  type SpecResult,
+} from '../../../webhook/src/injection/spec.ts';
 import { deepFreeze } from './support.ts';
 
 const PG = 'postgres://app@db.abc.eu-west-1.rds.amazonaws.com/app';

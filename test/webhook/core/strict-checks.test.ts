@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
 import { assertInjectedStrict, assertKnownFields, validatePod } from './support.ts';
 
 function pod(): Pod {

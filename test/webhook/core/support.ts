@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import { Pod as PodModel } from 'kubernetes-models/v1';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from '../../../webhook/src/names.ts';
-import type { JsonPatchOperation } from '../../../webhook/src/patch.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from '../../../webhook/src/injection/names.ts';
+import type { JsonPatchOperation } from '../../../webhook/src/injection/patch.ts';
 
 /** Freezes a JSON value recursively, so any write to the mutator's input throws. */
 export function deepFreeze<T>(value: T): T {

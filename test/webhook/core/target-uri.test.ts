@@ -3,9 +3,13 @@ import { describe, it, test } from 'node:test';
 import { MONGO_PASS_THROUGH_OPTIONS } from '../../../contract/mongo-options.ts';
 import { unsafeCharacter } from '../../../contract/safe-text.ts';
 import type { MongoTarget, RdsTarget } from '../../../contract/sidecar-config.ts';
-import { REDACTED } from '../../../webhook/src/config-error.ts';
-import { redactUri } from '../../../webhook/src/redact.ts';
-import { inferRegionFromHost, parseMongoTarget, parseRdsTarget } from '../../../webhook/src/target-uri.ts';
+import { REDACTED } from '../../../webhook/src/injection/config-error.ts';
+import { redactUri } from '../../../webhook/src/injection/redact.ts';
+import {
+  inferRegionFromHost,
+  parseMongoTarget,
+  parseRdsTarget,
+} from '../../../webhook/src/injection/target-uri.ts';
 
 const HOST = 'invoicing.cluster-c9akciq32lfa.eu-west-1.rds.amazonaws.com';
 const ROLE = 'arn:aws:iam::111122223333:role/passwordless-rds-db';

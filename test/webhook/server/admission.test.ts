@@ -8,9 +8,9 @@ import {
   podToMutate,
   responseForResult,
   sanitizeWarnings,
-} from '../../../webhook/src/admission.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+} from '../../../webhook/src/server/admission.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { optedInPod, plainPod, review } from './support/pods.ts';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';

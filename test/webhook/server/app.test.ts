@@ -2,11 +2,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import jsonpatch from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
-import { BODY_LIMIT_BYTES, buildApp, createWebhookLogger, type AppDeps } from '../../../webhook/src/app.ts';
-import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
-import { createWebhookMetrics, type WebhookMetrics } from '../../../webhook/src/metrics.ts';
-import { createCachedServiceAccountLookup } from '../../../webhook/src/service-account-lookup.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import {
+  BODY_LIMIT_BYTES,
+  buildApp,
+  createWebhookLogger,
+  type AppDeps,
+} from '../../../webhook/src/server/app.ts';
+import type { AdmissionReviewResponse } from '../../../webhook/src/server/admission.ts';
+import { createWebhookMetrics, type WebhookMetrics } from '../../../webhook/src/server/metrics.ts';
+import { createCachedServiceAccountLookup } from '../../../webhook/src/server/service-account-lookup.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { hangingFetcher, staticLookup, throwingLookup } from '../../fakes/service-account-lookup.ts';
 import { logSink, type LogSink } from './support/log-sink.ts';
 import { optedInPod, plainPod, review } from './support/pods.ts';

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, it } from 'node:test';
 import jsonpatch from 'fast-json-patch';
-import { buildApp, createWebhookLogger } from '../../../webhook/src/app.ts';
-import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
-import { createWebhookMetrics } from '../../../webhook/src/metrics.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { buildApp, createWebhookLogger } from '../../../webhook/src/server/app.ts';
+import type { AdmissionReviewResponse } from '../../../webhook/src/server/admission.ts';
+import { createWebhookMetrics } from '../../../webhook/src/server/metrics.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { logSink } from './support/log-sink.ts';
 
 const example = (name: string) => new URL(`../../../examples/${name}`, import.meta.url);

@@ -7,8 +7,8 @@ import {
   denyResponse,
   encodeReview,
   type AdmissionReviewResponse,
-} from '../../../webhook/src/admission.ts';
-import type { JsonPatchOperation } from '../../../webhook/src/patch.ts';
+} from '../../../webhook/src/server/admission.ts';
+import type { JsonPatchOperation } from '../../../webhook/src/injection/patch.ts';
 
 const PATCH: JsonPatchOperation[] = [
   { op: 'add', path: '/metadata/annotations/token-broker.io~1status', value: 'injected' },

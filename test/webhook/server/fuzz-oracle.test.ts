@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildReview, materialize, UID, type FuzzCase } from '../../fuzz/case.ts';
 import { judge, type Answer, type Property } from '../../fuzz/oracle.ts';
-import type { Pod } from '../../../webhook/src/k8s-types.ts';
-import { mutatePod } from '../../../webhook/src/mutate.ts';
-import type { JsonPatchOperation } from '../../../webhook/src/patch.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import type { Pod } from '../../../webhook/src/injection/k8s-types.ts';
+import { mutatePod } from '../../../webhook/src/injection/mutate.ts';
+import type { JsonPatchOperation } from '../../../webhook/src/injection/patch.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 
 const SECRET = 'FAKEpwOracleSelfTest42';
 

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PROPERTIES } from '../../fuzz/oracle.ts';
 import { formatReport, reduce, runFuzz } from '../../fuzz/run.ts';
-import { parseWebhookOptions } from '../../../webhook/src/options.ts';
-import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
+import { parseWebhookOptions } from '../../../webhook/src/server/options.ts';
+import { startWebhookServer, type WebhookServer } from '../../../webhook/src/server/serve-command.ts';
 import {
   loopbackServerArgs,
   makeTempCertificates,

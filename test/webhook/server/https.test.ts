@@ -9,9 +9,9 @@ import { copyFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
-import { parseWebhookOptions } from '../../../webhook/src/options.ts';
-import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
+import type { AdmissionReviewResponse } from '../../../webhook/src/server/admission.ts';
+import { parseWebhookOptions } from '../../../webhook/src/server/options.ts';
+import { startWebhookServer, type WebhookServer } from '../../../webhook/src/server/serve-command.ts';
 import { generateCertificates, type TestCertificates } from './support/certs.ts';
 import { callHttps } from './support/https-client.ts';
 import { logSink } from './support/log-sink.ts';

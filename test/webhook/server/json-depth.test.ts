@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonDepth, MAX_BODY_DEPTH } from '../../../webhook/src/json-depth.ts';
+import { jsonDepth, MAX_BODY_DEPTH } from '../../../webhook/src/server/json-depth.ts';
 
 void describe('JSON nesting depth, before parsing', () => {
   const cases: [string, string, number][] = [

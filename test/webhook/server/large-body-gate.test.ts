@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { BODY_LIMIT_BYTES, buildApp, createWebhookLogger } from '../../../webhook/src/app.ts';
-import type { AdmissionReviewResponse } from '../../../webhook/src/admission.ts';
+import { BODY_LIMIT_BYTES, buildApp, createWebhookLogger } from '../../../webhook/src/server/app.ts';
+import type { AdmissionReviewResponse } from '../../../webhook/src/server/admission.ts';
 import {
   createGate,
   LARGE_BODY_BYTES,
   LARGE_BODY_CONCURRENCY,
   needsGate,
-} from '../../../webhook/src/large-body-gate.ts';
-import { createWebhookMetrics } from '../../../webhook/src/metrics.ts';
+} from '../../../webhook/src/server/large-body-gate.ts';
+import { createWebhookMetrics } from '../../../webhook/src/server/metrics.ts';
 import type {
   ServiceAccountInfo,
   ServiceAccountLookup,
-} from '../../../webhook/src/service-account-lookup.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+} from '../../../webhook/src/server/service-account-lookup.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { logSink } from './support/log-sink.ts';
 import { optedInPod, review } from './support/pods.ts';
 

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  OptionsError,
-  WEBHOOK_USAGE,
-  parseDurationMs,
-  parseWebhookOptions,
-  resolveInjectionDefaults,
-} from '../../../webhook/src/options.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { OptionsError, resolveInjectionDefaults } from '../../../webhook/src/injection/default-options.ts';
+import { WEBHOOK_USAGE, parseDurationMs, parseWebhookOptions } from '../../../webhook/src/server/options.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 
 function problems(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
   try {

@@ -10,7 +10,7 @@ import {
   checkPodShape,
   podOptsIn,
   renderShapeDenial,
-} from '../../../webhook/src/pod-shape.ts';
+} from '../../../webhook/src/injection/pod-shape.ts';
 import { optedInPod, plainPod } from './support/pods.ts';
 
 type Edit = (pod: Record<string, any>) => void;

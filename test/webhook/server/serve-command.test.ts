@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { runWebhookServer } from '../../../webhook/src/serve-command.ts';
+import { runWebhookServer } from '../../../webhook/src/server/serve-command.ts';
 import { freePort } from '../../e2e/support/net.ts';
 import { makeTempCertificates, type TestCertificates } from './support/certs.ts';
 import { callHttps } from './support/https-client.ts';

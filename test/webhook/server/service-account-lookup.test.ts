@@ -5,7 +5,7 @@ import {
   createKubernetesServiceAccountFetcher,
   isInCluster,
   podServiceAccountName,
-} from '../../../webhook/src/service-account-lookup.ts';
+} from '../../../webhook/src/server/service-account-lookup.ts';
 import { failingFetcher, hangingFetcher, tableFetcher } from '../../fakes/service-account-lookup.ts';
 
 const IRSA: Record<string, string> = {

@@ -8,9 +8,9 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Server } from 'node:https';
-import { parseWebhookOptions } from '../../../webhook/src/options.ts';
-import { SERVER_TIMEOUTS, type ServerTimeouts } from '../../../webhook/src/server-timeouts.ts';
-import { startWebhookServer, type WebhookServer } from '../../../webhook/src/serve-command.ts';
+import { parseWebhookOptions } from '../../../webhook/src/server/options.ts';
+import { SERVER_TIMEOUTS, type ServerTimeouts } from '../../../webhook/src/server/server-timeouts.ts';
+import { startWebhookServer, type WebhookServer } from '../../../webhook/src/server/serve-command.ts';
 import {
   loopbackServerArgs,
   makeTempCertificates,

@@ -7,7 +7,7 @@ import {
   loadTlsPair,
   startCertificateReloader,
   type TlsPair,
-} from '../../../webhook/src/tls.ts';
+} from '../../../webhook/src/server/tls.ts';
 import { generateCertificates, makeTempCertificates, type TestCertificates } from './support/certs.ts';
 
 type Files = Record<string, Buffer | undefined>;

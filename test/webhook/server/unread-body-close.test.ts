@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { buildApp, createWebhookLogger } from '../../../webhook/src/app.ts';
-import { createWebhookMetrics } from '../../../webhook/src/metrics.ts';
-import { BUILTIN_DEFAULTS } from '../../../webhook/src/spec.ts';
+import { buildApp, createWebhookLogger } from '../../../webhook/src/server/app.ts';
+import { createWebhookMetrics } from '../../../webhook/src/server/metrics.ts';
+import { BUILTIN_DEFAULTS } from '../../../webhook/src/injection/spec.ts';
 import { logSink } from './support/log-sink.ts';
 import { optedInPod, review } from './support/pods.ts';
 

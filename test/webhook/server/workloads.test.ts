@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findPodTemplates, rerootPatch } from '../../../webhook/src/workloads.ts';
+import { findPodTemplates, rerootPatch } from '../../../webhook/src/cli/workloads.ts';
 
 const podSpec = { containers: [{ name: 'app', image: 'x' }] };
 const template = { metadata: { labels: { app: 'x' } }, spec: podSpec };

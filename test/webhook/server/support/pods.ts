@@ -1,5 +1,5 @@
 /** Pods and AdmissionReviews shared by the webhook server tests. */
-import type { Pod } from '../../../../webhook/src/k8s-types.ts';
+import type { Pod } from '../../../../webhook/src/injection/k8s-types.ts';
 
 export const RDS_URI = 'postgres://invoicing_app@invoicing.abc123.eu-west-1.rds.amazonaws.com/invoicing';
 

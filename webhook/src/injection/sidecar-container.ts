@@ -11,7 +11,7 @@ import {
   SIDECAR_CONFIG_API_VERSION,
   SIDECAR_CONFIG_ENV,
   type SidecarConfig,
-} from '../../contract/sidecar-config.ts';
+} from '../../../contract/sidecar-config.ts';
 import { giveIdentity, type PodIdentity } from './identity.ts';
 import type { Container, EnvVar, Probe, ResourceRequirements } from './k8s-types.ts';
 import {
@@ -23,7 +23,7 @@ import {
   SIDECAR_INIT_CONTAINER_NAME,
   VOLUME_NAME,
 } from './names.ts';
-import type { InjectionSpec } from './spec.ts';
+import type { InjectionSpec } from './injection-spec.ts';
 import { rdsCaMount } from './volumes.ts';
 
 export type SidecarVariant = 'native' | 'legacy-init' | 'legacy';

@@ -8,28 +8,28 @@
  * sidecar runs on its config (contract/target-rules.ts), so nothing the sidecar refuses is admitted.
  */
 
-import { MONGO_PASS_THROUGH_OPTIONS, passThroughMongoOption } from '../../contract/mongo-options.ts';
-import { unsafeCharacter } from '../../contract/safe-text.ts';
+import { MONGO_PASS_THROUGH_OPTIONS, passThroughMongoOption } from '../../../contract/mongo-options.ts';
+import { unsafeCharacter } from '../../../contract/safe-text.ts';
 import type {
   MongoScheme,
   MongoTarget,
   RdsEngine,
   RdsTarget,
   Target,
-} from '../../contract/sidecar-config.ts';
+} from '../../../contract/sidecar-config.ts';
 import {
   EXTERNAL_ID_PATTERN,
   isHostName,
   REGION_PATTERN,
   ROLE_ARN_PATTERN,
   targetProblems,
-} from '../../contract/target-rules.ts';
+} from '../../../contract/target-rules.ts';
 import { configError, type ConfigError, type ConfigErrorCode } from './config-error.ts';
 import { isSecretQueryKey, looksLikeSecret, looseDecode } from './redact.ts';
 import { editDistance } from './annotations.ts';
 import { DEFAULT_RDS_CA_FILE } from './volumes.ts';
 
-export { REGION_PATTERN, ROLE_ARN_PATTERN } from '../../contract/target-rules.ts';
+export { REGION_PATTERN, ROLE_ARN_PATTERN } from '../../../contract/target-rules.ts';
 
 export interface TargetParse<T> {
   target?: T;
@@ -369,55 +369,42 @@ function baseFields(name: string, aws: AwsParams & { region: string }) {
 
 const RDS_EXAMPLE = 'postgres://<dbuser>@<host>[:<port>]/<dbname>?region=<region>';
 
-/** `token-broker.io/rds-<name>`: postgres://, postgresql:// or mysql:// `user@host[:port]/db?region=&role=&externalId=&proxy=`. */
-export function parseRdsTarget(
-  name: string,
-  value: string,
-  key = `token-broker.io/rds-${name}`,
-  /** Where the sidecar reads the RDS CA bundle when the target has `proxy=` (token-broker.io/rds-ca-configmap). */
-  caFile = DEFAULT_RDS_CA_FILE,
-): TargetParse<RdsTarget> {
-  const c = new Collector(key, value);
-  const uri = splitUri(value.trim());
-  if (!uri) {
-    c.add('invalid-uri', 'is not a URI', `write ${RDS_EXAMPLE}`);
-    return { errors: c.errors, warnings: c.warnings };
-  }
-  let engine: RdsEngine | undefined;
-  if (uri.scheme === 'postgres' || uri.scheme === 'postgresql') engine = 'postgres';
-  else if (uri.scheme === 'mysql') engine = 'mysql';
-  else {
-    c.add(
-      'unsupported-scheme',
-      `scheme "${uri.scheme}://" is not an RDS engine`,
-      uri.scheme.startsWith('mongodb')
-        ? `MongoDB targets use the token-broker.io/mongo-${name} annotation`
-        : 'use postgres://, postgresql:// or mysql:// (MariaDB and Aurora MySQL use mysql://)',
-    );
-    // The rest of the URI follows another grammar; more errors would only be noise.
-    return { errors: c.errors, warnings: c.warnings };
-  }
-  let user: string | undefined;
-  if (uri.userinfo === undefined || uri.userinfo === '') {
+/** postgres:// and postgresql:// are postgres, mysql:// is mysql; any other scheme is denied. */
+function rdsEngine(c: Collector, scheme: string, name: string): RdsEngine | undefined {
+  if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
+  if (scheme === 'mysql') return 'mysql';
+  c.add(
+    'unsupported-scheme',
+    `scheme "${scheme}://" is not an RDS engine`,
+    scheme.startsWith('mongodb')
+      ? `MongoDB targets use the token-broker.io/mongo-${name} annotation`
+      : 'use postgres://, postgresql:// or mysql:// (MariaDB and Aurora MySQL use mysql://)',
+  );
+  return undefined;
+}
+
+/** The user before "@": decoded, never a password in any disguise; undefined when it is wrong. */
+function checkRdsUser(c: Collector, userinfo: string | undefined): string | undefined {
+  if (userinfo === undefined || userinfo === '') {
     c.add(
       'missing-user',
       'the database user is missing',
       `write the IAM-enabled database user before the host: ${RDS_EXAMPLE}`,
     );
-  } else if (uri.userinfo.includes(':')) {
+  } else if (userinfo.includes(':')) {
     c.add(
       'password-in-uri',
       'the URI contains a password; a secret must never live in an annotation',
       'remove ":<password>": the sidecar signs a fresh IAM auth token for this user (and change that password)',
     );
-  } else if (/[/?#]/.test(uri.userinfo)) {
+  } else if (/[/?#]/.test(userinfo)) {
     c.add(
       'invalid-uri',
       '"@" may only separate the user from the host',
       'percent-encode any other "@" as %40',
     );
   } else {
-    const decoded = safeDecode(uri.userinfo);
+    const decoded = safeDecode(userinfo);
     if (decoded === undefined) {
       c.add(
         'invalid-uri',
@@ -438,24 +425,16 @@ export function parseRdsTarget(
         'write the IAM-enabled database user before "@"; the sidecar signs fresh IAM auth tokens itself',
       )
     ) {
-      user = decoded;
+      return decoded;
     }
   }
-  if (uri.authority.includes(',')) {
-    c.add(
-      'invalid-host',
-      'an RDS target has exactly one host',
-      'use the cluster (writer), reader or instance endpoint',
-    );
-  }
-  const { host: rawHost, port: rawPort } = splitHostPort(uri.authority.includes(',') ? '' : uri.authority);
-  const host = uri.authority.includes(',') ? undefined : checkHost(c, rawHost, 'host');
-  const port = checkPort(c, rawPort, engine ? DEFAULT_PORTS[engine] : 5432);
-  const database = checkDatabase(c, uri.path, RDS_EXAMPLE);
-  checkFragment(c, uri.fragment);
+  return undefined;
+}
 
+/** The query: our own keys (region, role, externalId, proxy) by name; anything else is denied. */
+function checkRdsQuery(c: Collector, query: string | undefined): Map<string, string> {
   const params = new Map<string, string>();
-  for (const p of parseQuery(c, uri.query)) {
+  for (const p of parseQuery(c, query)) {
     if (isSecretQueryKey(p.key)) {
       c.add(
         'password-in-uri',
@@ -474,6 +453,41 @@ export function parseRdsTarget(
       );
     }
   }
+  return params;
+}
+
+/** `token-broker.io/rds-<name>`: postgres://, postgresql:// or mysql:// `user@host[:port]/db?region=&role=&externalId=&proxy=`. */
+export function parseRdsTarget(
+  name: string,
+  value: string,
+  key = `token-broker.io/rds-${name}`,
+  /** Where the sidecar reads the RDS CA bundle when the target has `proxy=` (token-broker.io/rds-ca-configmap). */
+  caFile = DEFAULT_RDS_CA_FILE,
+): TargetParse<RdsTarget> {
+  const c = new Collector(key, value);
+  const uri = splitUri(value.trim());
+  if (!uri) {
+    c.add('invalid-uri', 'is not a URI', `write ${RDS_EXAMPLE}`);
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  const engine = rdsEngine(c, uri.scheme, name);
+  // The rest of the URI follows another grammar; more errors would only be noise.
+  if (engine === undefined) return { errors: c.errors, warnings: c.warnings };
+  const user = checkRdsUser(c, uri.userinfo);
+  if (uri.authority.includes(',')) {
+    c.add(
+      'invalid-host',
+      'an RDS target has exactly one host',
+      'use the cluster (writer), reader or instance endpoint',
+    );
+  }
+  const { host: rawHost, port: rawPort } = splitHostPort(uri.authority.includes(',') ? '' : uri.authority);
+  const host = uri.authority.includes(',') ? undefined : checkHost(c, rawHost, 'host');
+  const port = checkPort(c, rawPort, DEFAULT_PORTS[engine]);
+  const database = checkDatabase(c, uri.path, RDS_EXAMPLE);
+  checkFragment(c, uri.fragment);
+
+  const params = checkRdsQuery(c, uri.query);
   const aws = checkAwsParams(c, params, host);
   const proxyPort = checkProxyPort(c, params.get('proxy'), engine, name);
   if (c.errors.length > 0 || !engine || !user || !host || !port || !database || !aws?.region) {
@@ -593,38 +607,11 @@ function checkMongoOption(c: Collector, key: string, value: string): boolean {
   return true;
 }
 
-/**
- * `token-broker.io/mongo-<name>`: `mongodb+srv://host/db?...` or `mongodb://h1:p1,h2:p2/db?...`.
- * region/role/externalId are ours; other query keys pass through as driver options when they are on
- * the contract's allow-list (contract/mongo-options.ts), except the authentication ones the sidecar
- * sets itself (MONGODB-AWS with $external).
- */
-export function parseMongoTarget(
-  name: string,
-  value: string,
-  key = `token-broker.io/mongo-${name}`,
-): TargetParse<MongoTarget> {
-  const c = new Collector(key, value);
-  const uri = splitUri(value.trim());
-  if (!uri) {
-    c.add('invalid-uri', 'is not a URI', `write ${MONGO_EXAMPLE}`);
-    return { errors: c.errors, warnings: c.warnings };
-  }
-  let scheme: MongoScheme | undefined;
-  if (uri.scheme === 'mongodb' || uri.scheme === 'mongodb+srv') scheme = uri.scheme;
-  else {
-    c.add(
-      'unsupported-scheme',
-      `scheme "${uri.scheme}://" is not a MongoDB scheme`,
-      /^(postgres|postgresql|mysql)$/.test(uri.scheme)
-        ? `RDS targets use the token-broker.io/rds-${name} annotation`
-        : 'use mongodb+srv:// (Atlas) or mongodb://',
-    );
-    return { errors: c.errors, warnings: c.warnings };
-  }
-  if (uri.userinfo !== undefined) {
-    const decoded = looseDecode(uri.userinfo);
-    if (decoded.includes(':') || /[/?#]/.test(uri.userinfo) || looksLikeSecret(decoded)) {
+/** Any userinfo is denied: MONGODB-AWS takes its user (the access key) from the sidecar. */
+function checkMongoUserinfo(c: Collector, userinfo: string | undefined): void {
+  if (userinfo !== undefined) {
+    const decoded = looseDecode(userinfo);
+    if (decoded.includes(':') || /[/?#]/.test(userinfo) || looksLikeSecret(decoded)) {
       c.add(
         'password-in-uri',
         'the URI contains credentials; a secret must never live in an annotation',
@@ -638,10 +625,17 @@ export function parseMongoTarget(
       );
     }
   }
+}
 
+/** One SRV name (no port) or a seed list of host[:port]; `hostsOk` is false when any entry is wrong. */
+function checkMongoHosts(
+  c: Collector,
+  scheme: MongoScheme,
+  authority: string,
+): { hosts: string[]; hostsOk: boolean } {
   const hosts: string[] = [];
   let hostsOk = true;
-  const entries = uri.authority.split(',');
+  const entries = authority.split(',');
   if (scheme === 'mongodb+srv' && entries.length > 1) {
     c.add(
       'invalid-host',
@@ -669,12 +663,20 @@ export function parseMongoTarget(
     }
     hosts.push(scheme === 'mongodb+srv' ? host : `${host}:${port}`);
   }
-  const database = checkDatabase(c, uri.path, MONGO_EXAMPLE);
-  checkFragment(c, uri.fragment);
+  return { hosts, hostsOk };
+}
 
+/**
+ * The query: our own keys (region, role, externalId) into `params`, allowed driver options into
+ * `options`; secrets, authentication the sidecar sets itself and unknown options are denied.
+ */
+function checkMongoQuery(
+  c: Collector,
+  query: string | undefined,
+): { params: Map<string, string>; options: Record<string, string> } {
   const params = new Map<string, string>();
   const options: Record<string, string> = {};
-  for (const p of parseQuery(c, uri.query)) {
+  for (const p of parseQuery(c, query)) {
     const lower = p.key.toLowerCase();
     if ((TARGET_QUERY_KEYS as readonly string[]).includes(p.key)) {
       if (looksLikeSecret(p.value)) secretValue(c, p.key);
@@ -687,7 +689,7 @@ export function parseMongoTarget(
       );
     } else if (lower === 'authmechanism') {
       if (p.value === 'MONGODB-AWS') {
-        c.warnings.push(`${key}: dropped "authMechanism=MONGODB-AWS"; the sidecar always sets it`);
+        c.warnings.push(`${c.key}: dropped "authMechanism=MONGODB-AWS"; the sidecar always sets it`);
       } else {
         c.add(
           'denied-uri-option',
@@ -697,7 +699,7 @@ export function parseMongoTarget(
       }
     } else if (lower === 'authsource') {
       if (p.value === '$external') {
-        c.warnings.push(`${key}: dropped "authSource=$external"; the sidecar always sets it`);
+        c.warnings.push(`${c.key}: dropped "authSource=$external"; the sidecar always sets it`);
       } else {
         c.add(
           'denied-uri-option',
@@ -715,6 +717,45 @@ export function parseMongoTarget(
       options[p.key] = p.value;
     }
   }
+  return { params, options };
+}
+
+/**
+ * `token-broker.io/mongo-<name>`: `mongodb+srv://host/db?...` or `mongodb://h1:p1,h2:p2/db?...`.
+ * region/role/externalId are ours; other query keys pass through as driver options when they are on
+ * the contract's allow-list (contract/mongo-options.ts), except the authentication ones the sidecar
+ * sets itself (MONGODB-AWS with $external).
+ */
+export function parseMongoTarget(
+  name: string,
+  value: string,
+  key = `token-broker.io/mongo-${name}`,
+): TargetParse<MongoTarget> {
+  const c = new Collector(key, value);
+  const uri = splitUri(value.trim());
+  if (!uri) {
+    c.add('invalid-uri', 'is not a URI', `write ${MONGO_EXAMPLE}`);
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  let scheme: MongoScheme;
+  if (uri.scheme === 'mongodb' || uri.scheme === 'mongodb+srv') scheme = uri.scheme;
+  else {
+    c.add(
+      'unsupported-scheme',
+      `scheme "${uri.scheme}://" is not a MongoDB scheme`,
+      /^(postgres|postgresql|mysql)$/.test(uri.scheme)
+        ? `RDS targets use the token-broker.io/rds-${name} annotation`
+        : 'use mongodb+srv:// (Atlas) or mongodb://',
+    );
+    return { errors: c.errors, warnings: c.warnings };
+  }
+  checkMongoUserinfo(c, uri.userinfo);
+
+  const { hosts, hostsOk } = checkMongoHosts(c, scheme, uri.authority);
+  const database = checkDatabase(c, uri.path, MONGO_EXAMPLE);
+  checkFragment(c, uri.fragment);
+
+  const { params, options } = checkMongoQuery(c, uri.query);
   const aws = checkAwsParams(c, params, hostsOk ? hosts[0]?.replace(/:\d+$/, '') : undefined);
   if (c.errors.length > 0 || !scheme || !hostsOk || hosts.length === 0 || !database || !aws?.region) {
     return { errors: c.errors, warnings: c.warnings };

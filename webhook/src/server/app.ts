@@ -7,10 +7,16 @@
  *   the field and the fix; if not, allowed unchanged. A pod we do not inject is never blocked by us:
  *   the API server validates it anyway, and our denial would only add a failure where none is due.
  */
-import fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
-import { createJsonLogger } from '../../common/json-logger.ts';
-import type { LogLevel } from '../../common/log-levels.ts';
+import { createJsonLogger } from '../../../common/json-logger.ts';
+import type { LogLevel } from '../../../common/log-levels.ts';
 import {
   allowResponse,
   denyResponse,
@@ -21,13 +27,14 @@ import {
   type AdmissionOutcome,
   type AdmissionReviewResponse,
 } from './admission.ts';
-import { ANN, parseInject } from './annotations.ts';
+import { ANN, parseInject } from '../injection/annotations.ts';
 import { jsonDepth, MAX_BODY_DEPTH } from './json-depth.ts';
 import { createGate, LARGE_BODY_CONCURRENCY, needsGate, type Gate } from './large-body-gate.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { mutatePod, type MutateResult } from './mutate.ts';
+import type { Pod } from '../injection/k8s-types.ts';
+import { mutatePod, type MutateResult } from '../injection/mutate.ts';
 import type { WebhookOptions } from './options.ts';
-import { checkPodShape, renderShapeDenial } from './pod-shape.ts';
+import { checkPodShape, renderShapeDenial } from '../injection/pod-shape.ts';
 import {
   SERVER_TIMEOUTS,
   fastifyTimeoutOptions,
@@ -102,34 +109,64 @@ function podLabel(pod: unknown): string | undefined {
 
 const BODY_TOO_DEEP = 'TB_BODY_TOO_DEEP';
 
+type CountAdmission = (outcome: AdmissionOutcome, started: bigint) => void;
+type AdmissionRequestItem = Extract<ReturnType<typeof parseAdmissionReview>, { ok: true }>['request'];
+type PodTarget = ReturnType<typeof podToMutate>;
+/** What every admission log line says about the request. */
+type AdmissionLogFields = Record<string, unknown>;
+
+/**
+ * The webhook's routes and hooks, registered in this order: the server, the JSON parser, the request
+ * clock, the large-body gate, the error answers, `/mutate`, then health and metrics.
+ */
 export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
-  const { metrics, logger } = deps;
-  const mutate = deps.mutate ?? mutatePod;
-  const isReady = deps.isReady ?? (() => true);
   const timeouts = deps.timeouts ?? SERVER_TIMEOUTS;
-  const app = fastify({
+  const app = createServer(deps.logger, timeouts, deps.https);
+  const count = admissionCounter(deps.metrics);
+  acceptJsonOnly(app);
+  app.addHook('onRequest', (request, _reply, done) => {
+    (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
+    done();
+  });
+  gateLargeBodies(app, deps.largeBodyGate ?? createGate(LARGE_BODY_CONCURRENCY));
+  answerBadRequests(app, count);
+  app.post('/mutate', mutateHandler(options, deps, count));
+  serveHealthAndMetrics(app, deps.metrics, deps.isReady ?? (() => true));
+  return app;
+}
+
+function createServer(logger: Logger, timeouts: ServerTimeouts, https: AppDeps['https']): FastifyInstance {
+  return fastify({
     loggerInstance: logger,
     // One line per admission is written by the handler; no generic request/response lines.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     ...fastifyTimeoutOptions(timeouts),
-    ...(deps.https
+    ...(https
       ? {
           https: {
-            cert: deps.https.cert,
-            key: deps.https.key,
+            cert: https.cert,
+            key: https.key,
             minVersion: 'TLSv1.2' as const,
             ...nodeServerOptions(timeouts),
           },
         }
       : { http: nodeServerOptions(timeouts) }),
   }) as unknown as FastifyInstance;
+}
 
-  const count = (outcome: AdmissionOutcome, started: bigint): void => {
+function admissionCounter(metrics: WebhookMetrics): CountAdmission {
+  return (outcome, started) => {
     metrics.admissions.inc({ outcome });
     metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   };
+}
 
+function startedAt(request: FastifyRequest): bigint {
+  return (request as unknown as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint();
+}
+
+function acceptJsonOnly(app: FastifyInstance): void {
   // An AdmissionReview is JSON; without this, fastify would parse text/plain bodies into strings.
   app.removeContentTypeParser('text/plain');
   // fastify's own JSON parser (prototype-poisoning checks included), after a depth check on the text:
@@ -149,14 +186,10 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     // Calls done itself (it returns nothing to await).
     void parseJson(request, body as string, done);
   });
+}
 
-  app.addHook('onRequest', (request, _reply, done) => {
-    (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
-    done();
-  });
-
+function gateLargeBodies(app: FastifyInstance, gate: Gate): void {
   // Large bodies wait for a slot before they are read (large-body-gate.ts): memory stays bounded.
-  const gate = deps.largeBodyGate ?? createGate(LARGE_BODY_CONCURRENCY);
   // Callback-style hooks: a request that needs no waiting goes on without a promise and a microtask.
   app.addHook('preParsing', (request, reply, payload, done) => {
     if (!needsGate(request.headers, BODY_LIMIT_BYTES)) return done(null, payload);
@@ -176,36 +209,98 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     if (!request.raw.complete) void reply.header('connection', 'close');
     done(null, payload);
   });
+}
 
-  // Body parse failures (not JSON, empty, too large, wrong content type) answer 4xx with the reason.
+function badRequestMessage(error: FastifyError): string {
+  return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+    ? 'Content-Type must be application/json (an AdmissionReview)'
+    : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+      ? `request body is larger than ${BODY_LIMIT_BYTES} bytes`
+      : error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'request body is empty; expected an AdmissionReview'
+        : error.code === BODY_TOO_DEEP
+          ? error.message
+          : `request body is not valid JSON: ${error.message}`;
+}
+
+/** Body parse failures (not JSON, empty, too large, wrong content type) answer 4xx with the reason. */
+function answerBadRequests(app: FastifyInstance, count: CountAdmission): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500;
     // The API server calls `/mutate?timeout=10s`: compare the path only.
-    if (request.url.split('?')[0] === '/mutate') {
-      count('error', (request as unknown as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint());
-    }
+    if (request.url.split('?')[0] === '/mutate') count('error', startedAt(request));
     if (status >= 500) {
       request.log.error({ err: error, url: request.url }, 'internal error');
       return reply
         .code(500)
         .send({ statusCode: 500, error: 'Internal Server Error', message: 'see webhook logs' });
     }
-    const message =
-      error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? 'Content-Type must be application/json (an AdmissionReview)'
-        : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? `request body is larger than ${BODY_LIMIT_BYTES} bytes`
-          : error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-            ? 'request body is empty; expected an AdmissionReview'
-            : error.code === BODY_TOO_DEEP
-              ? error.message
-              : `request body is not valid JSON: ${error.message}`;
+    const message = badRequestMessage(error);
     request.log.warn({ url: request.url, status, reason: message }, 'bad request');
     return reply.code(status).send({ statusCode: status, error: 'Bad Request', message });
   });
+}
 
-  app.post('/mutate', async (request, reply) => {
-    const started = (request as unknown as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint();
+/** The admission's namespace (the request's, else the pod's, else `default`) and its log fields. */
+function describeAdmission(
+  admission: AdmissionRequestItem,
+  target: PodTarget,
+): { namespace: string; fields: AdmissionLogFields } {
+  const podNamespace =
+    'pod' in target ? (target.pod as { metadata?: { namespace?: unknown } | null }).metadata?.namespace : '';
+  const namespace =
+    admission.namespace || (typeof podNamespace === 'string' ? podNamespace : '') || 'default';
+  const fields = {
+    uid: admission.uid,
+    operation: admission.operation,
+    namespace,
+    pod: 'pod' in target ? podLabel(target.pod) : admission.name,
+    dryRun: admission.dryRun,
+  };
+  return { namespace, fields };
+}
+
+/** Only opted-in pods need the ServiceAccount (for the missing-role warning); it never blocks admission. */
+async function lookUpServiceAccount(
+  lookup: ServiceAccountLookup | undefined,
+  pod: Pod,
+  namespace: string,
+  fields: AdmissionLogFields,
+  request: FastifyRequest,
+): Promise<ServiceAccountInfo | undefined> {
+  if (!lookup || !parseInject(pod.metadata?.annotations?.[ANN.inject])) return undefined;
+  try {
+    return await lookup.get(namespace, podServiceAccountName(pod));
+  } catch (error) {
+    request.log.warn(
+      { ...fields, err: { message: (error as Error).message } },
+      'ServiceAccount lookup failed',
+    );
+    return undefined;
+  }
+}
+
+/** The admission log line's outcome details: counts, codes and keys only, never values. */
+function resultLogFields(result: MutateResult | undefined, target: PodTarget): AdmissionLogFields {
+  return {
+    ...(result?.outcome === 'skipped' ? { reason: result.reason } : {}),
+    ...('skip' in target ? { reason: target.skip } : {}),
+    ...(result && result.outcome !== 'skipped' ? { warnings: result.warnings.length } : {}),
+    ...(result?.outcome === 'injected' || result?.outcome === 'reconciled'
+      ? { patchOps: result.patch.length }
+      : {}),
+    // Codes and keys only: the rendered message is for the user, and the log needs no values.
+    ...(result?.outcome === 'denied'
+      ? { errors: result.errors.map((e) => `${e.annotation}: ${e.code}`) }
+      : {}),
+  };
+}
+
+/** POST /mutate: decode, check the pod's shape, mutate, encode; one log line per admission. */
+function mutateHandler(options: AppOptions, deps: AppDeps, count: CountAdmission) {
+  const mutate = deps.mutate ?? mutatePod;
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const started = startedAt(request);
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) {
       count('error', started);
@@ -214,19 +309,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     }
     const admission = parsed.request;
     const target = podToMutate(admission);
-    const podNamespace =
-      'pod' in target
-        ? (target.pod as { metadata?: { namespace?: unknown } | null }).metadata?.namespace
-        : '';
-    const namespace =
-      admission.namespace || (typeof podNamespace === 'string' ? podNamespace : '') || 'default';
-    const fields = {
-      uid: admission.uid,
-      operation: admission.operation,
-      namespace,
-      pod: 'pod' in target ? podLabel(target.pod) : admission.name,
-      dryRun: admission.dryRun,
-    };
+    const { namespace, fields } = describeAdmission(admission, target);
 
     const shape = 'pod' in target ? checkPodShape(target.pod) : undefined;
     if (shape && !shape.ok) {
@@ -252,18 +335,13 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       outcome = 'skipped';
     } else {
       const pod = target.pod;
-      // Only opted-in pods need the ServiceAccount (for the missing-role warning); it never blocks admission.
-      let serviceAccount: ServiceAccountInfo | undefined;
-      if (deps.serviceAccountLookup && parseInject(pod.metadata?.annotations?.[ANN.inject])) {
-        try {
-          serviceAccount = await deps.serviceAccountLookup.get(namespace, podServiceAccountName(pod));
-        } catch (error) {
-          request.log.warn(
-            { ...fields, err: { message: (error as Error).message } },
-            'ServiceAccount lookup failed',
-          );
-        }
-      }
+      const serviceAccount = await lookUpServiceAccount(
+        deps.serviceAccountLookup,
+        pod,
+        namespace,
+        fields,
+        request,
+      );
       try {
         result = mutate({ pod, namespace, defaults: options.defaults, serviceAccount });
       } catch (error) {
@@ -284,23 +362,16 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
         ...fields,
         outcome,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        ...(result?.outcome === 'skipped' ? { reason: result.reason } : {}),
-        ...('skip' in target ? { reason: target.skip } : {}),
-        ...(result && result.outcome !== 'skipped' ? { warnings: result.warnings.length } : {}),
-        ...(result?.outcome === 'injected' || result?.outcome === 'reconciled'
-          ? { patchOps: result.patch.length }
-          : {}),
-        // Codes and keys only: the rendered message is for the user, and the log needs no values.
-        ...(result?.outcome === 'denied'
-          ? { errors: result.errors.map((e) => `${e.annotation}: ${e.code}`) }
-          : {}),
+        ...resultLogFields(result, target),
       },
       'admission',
     );
     // Sent as text: encodeReview writes the same bytes fastify's JSON.stringify would, faster.
     return reply.type('application/json; charset=utf-8').send(encodeReview(answer));
-  });
+  };
+}
 
+function serveHealthAndMetrics(app: FastifyInstance, metrics: WebhookMetrics, isReady: () => boolean): void {
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', (_request, reply) =>
     isReady() ? reply.send({ status: 'ready' }) : reply.code(503).send({ status: 'not ready' }),
@@ -309,6 +380,4 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
-
-  return app;
 }

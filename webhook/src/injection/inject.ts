@@ -18,7 +18,8 @@ import {
   OWN_CONTAINER_NAMES,
 } from './names.ts';
 import { buildSidecarContainer } from './sidecar-container.ts';
-import { isInjected, type InjectionSpec } from './spec.ts';
+import type { InjectionSpec } from './injection-spec.ts';
+import { isInjected } from './spec.ts';
 import { injectedVolumes } from './volumes.ts';
 
 export interface InjectResult {

@@ -7,18 +7,18 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { parseArgs, isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments, isMap, isScalar, isSeq, type Document } from 'yaml';
-import type { ConfigError } from './config-error.ts';
-import type { Pod } from './k8s-types.ts';
-import { mutatePod, type MutateResult } from './mutate.ts';
-import { checkPodShape, renderShapeDenial } from './pod-shape.ts';
+import type { ConfigError } from '../injection/config-error.ts';
+import type { Pod } from '../injection/k8s-types.ts';
+import { mutatePod, type MutateResult } from '../injection/mutate.ts';
+import { checkPodShape, renderShapeDenial } from '../injection/pod-shape.ts';
 import {
   OptionsError,
   SIDECAR_DEFAULT_OPTIONS,
   parseArgsOptions,
   resolveInjectionDefaults,
-} from './options.ts';
-import type { JsonPatchOperation } from './patch.ts';
-import type { WebhookDefaults } from './spec.ts';
+} from '../injection/default-options.ts';
+import type { JsonPatchOperation } from '../injection/patch.ts';
+import type { WebhookDefaults } from '../injection/spec.ts';
 import { findPodTemplates, rerootPatch, type PodTemplateRef } from './workloads.ts';
 
 export interface InjectIo {

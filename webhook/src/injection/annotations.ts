@@ -4,7 +4,7 @@
  * (renderAnnotationTableMarkdown), and a test keeps them in step with this file.
  */
 
-import { TARGET_NAME_PATTERN } from '../../contract/sidecar-config.ts';
+import { TARGET_NAME_PATTERN } from '../../../contract/sidecar-config.ts';
 import { configError, type ConfigError } from './config-error.ts';
 
 export const ANNOTATION_DOMAIN = 'token-broker.io/';

@@ -11,7 +11,7 @@ import {
   ROUTES,
   type RdsTarget,
   type Target,
-} from '../../contract/sidecar-config.ts';
+} from '../../../contract/sidecar-config.ts';
 import {
   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
   AWS_CONTAINER_CREDENTIALS_FULL_URI,
@@ -19,7 +19,7 @@ import {
 } from './identity.ts';
 import type { Container, EnvVar } from './k8s-types.ts';
 import { VOLUME_NAME } from './names.ts';
-import type { InjectionSpec } from './spec.ts';
+import type { InjectionSpec } from './injection-spec.ts';
 
 interface AppEnvEntry {
   name: string;

@@ -1,4 +1,4 @@
-import { escapeUnsafeCharacters } from '../../contract/safe-text.ts';
+import { escapeUnsafeCharacters } from '../../../contract/safe-text.ts';
 import { redactValue, scrubSecrets } from './redact.ts';
 
 export { REDACTED } from './redact.ts';

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { buildApp, createWebhookLogger } from './app.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
-import { OptionsError, WEBHOOK_USAGE, parseWebhookOptions, type WebhookOptions } from './options.ts';
+import { OptionsError } from '../injection/default-options.ts';
+import { WEBHOOK_USAGE, parseWebhookOptions, type WebhookOptions } from './options.ts';
 import {
   createCachedServiceAccountLookup,
   createKubernetesServiceAccountFetcher,

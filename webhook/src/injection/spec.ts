@@ -14,7 +14,7 @@ import {
   type MongoTarget,
   type RdsTarget,
   type Target,
-} from '../../contract/sidecar-config.ts';
+} from '../../../contract/sidecar-config.ts';
 import {
   ANN,
   classifyAnnotation,
@@ -37,20 +37,12 @@ import {
 } from './annotations.ts';
 import { configError, type ConfigError } from './config-error.ts';
 import { appEnvNames } from './app-containers.ts';
+import type { ImagePullPolicy, InjectionSpec, SidecarResources } from './injection-spec.ts';
 import { IRSA_ROLE_ANNOTATION, sidecarGetsIdentity } from './identity.ts';
 import type { Container, Pod } from './k8s-types.ts';
 import { isSelectedContainer, OWN_CONTAINER_NAMES, OWN_VOLUME_NAMES } from './names.ts';
 import { parseMongoTarget, parseRdsTarget, type TargetParse } from './target-uri.ts';
 import { DEFAULT_RDS_CA_FILE, RDS_CA_VOLUME_NAME, rdsCaFile } from './volumes.ts';
-
-export interface SidecarResources {
-  cpuRequest?: string;
-  cpuLimit?: string;
-  memoryRequest?: string;
-  memoryLimit?: string;
-}
-
-export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 /** Webhook-wide settings (flags / env / chart values); pod annotations override them per pod. */
 export interface WebhookDefaults {
@@ -90,27 +82,6 @@ export function mergeDefaults(
   return { ...base, ...overrides, resources: { ...base.resources, ...overrides.resources } };
 }
 
-export interface InjectionSpec {
-  /** Sorted by name so the sidecar config and the env are deterministic. */
-  targets: Target[];
-  /** Mongo target whose credentials become the app containers' default AWS credentials. */
-  awsCredentials?: string;
-  /** ConfigMap with the RDS CA bundle, mounted into the sidecar; set when a target has a proxy. */
-  rdsCa?: ConfigMapRef;
-  /** Allow-list of container names; undefined: every app and init container but mesh proxies. */
-  containers?: string[];
-  mode: SidecarMode;
-  runAsUser: number;
-  refreshMarginSeconds: number;
-  resources: SidecarResources;
-  image: string;
-  imagePullPolicy: ImagePullPolicy;
-  apiPort: number;
-  healthPort: number;
-  metricsPort: number;
-  directory: string;
-}
-
 export interface ServiceAccountInfo {
   name: string;
   annotations: Record<string, string>;
@@ -137,6 +108,12 @@ const RESOURCE_KEYS = [
   ['memoryLimit', ANN.memoryLimit],
 ] as const;
 
+/**
+ * The design's steps in order: the containers, the targets (with the CA bundle and proxies), the
+ * pod-wide annotations (status, aws-credentials, containers), reserved names, the knobs (mode, refresh
+ * margin, resources), the identity (UID), env collisions, then the context warnings. Errors come in
+ * that order, all of them at once.
+ */
 export function resolveSpec(
   pod: Pod,
   namespace: string,
@@ -146,10 +123,10 @@ export function resolveSpec(
   const errors: ConfigError[] = [];
   const warnings: string[] = [];
   const annotations = pod.metadata?.annotations ?? {};
-  const injected = isInjected(pod);
 
   const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
   const initContainers = Array.isArray(pod.spec?.initContainers) ? pod.spec.initContainers : [];
+  const all = [...containers, ...initContainers];
   if (containers.length === 0) {
     errors.push(
       configError(
@@ -162,16 +139,133 @@ export function resolveSpec(
     );
   }
 
-  const rds: RdsTarget[] = [];
-  const mongo: MongoTarget[] = [];
-  const targetKinds = new Map<string, string[]>();
-  const values: Partial<Record<string, string>> = {};
-  let sawTarget = false;
+  const found = resolveTargets(annotations, defaults, errors, warnings);
+  const { values } = found;
+  const status = values[ANN.status];
+  if (status !== undefined) take(parseStatus(status), errors);
+  const awsCredentials = resolveAwsCredentials(values[ANN.awsCredentials], found.targetKinds, errors);
+  const allowList = resolveAllowList(values[ANN.containers], all, errors);
+  if (!isInjected(pod)) checkReservedNames(pod, all, errors);
+
+  const knobs = resolveKnobs(values, defaults, errors);
+  const selected = all.filter((c) => isSelectedContainer(c.name, allowList));
+  const runAsUser = resolveRunAsUser(
+    pod,
+    selected,
+    values[ANN.runAsUser],
+    defaults,
+    found.rds,
+    errors,
+    warnings,
+  );
+
+  const targets = [...found.rds, ...found.mongo].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  checkEnvCollisions(targets, errors);
+
+  const { mode, refreshMarginSeconds, resources } = knobs;
+  if (
+    errors.length > 0 ||
+    mode === undefined ||
+    refreshMarginSeconds === undefined ||
+    runAsUser === undefined
+  ) {
+    return { ok: false, errors, warnings };
+  }
+
+  const spec: InjectionSpec = {
+    targets,
+    ...(awsCredentials !== undefined ? { awsCredentials } : {}),
+    ...(found.rdsCa !== undefined && found.proxied > 0 ? { rdsCa: found.rdsCa } : {}),
+    ...(allowList !== undefined ? { containers: allowList } : {}),
+    mode,
+    runAsUser,
+    refreshMarginSeconds,
+    resources,
+    image: defaults.sidecarImage,
+    imagePullPolicy: defaults.imagePullPolicy,
+    apiPort: defaults.apiPort,
+    healthPort: defaults.healthPort,
+    metricsPort: defaults.metricsPort,
+    directory: DEFAULT_DIRECTORY,
+  };
+  warnings.push(...contextWarnings(pod, namespace, spec, all, serviceAccount));
+  return { ok: true, spec, warnings };
+}
+
+/** The pod's token-broker annotations sorted into targets (by kind) and pod-wide values (by key). */
+interface ReadAnnotations {
+  rds: RdsTarget[];
+  mongo: MongoTarget[];
+  /** Target name -> the annotation keys that use it (more than one is an error). */
+  targetKinds: Map<string, string[]>;
+  /** Pod-wide annotations (inject, status, containers, knobs) by key. */
+  values: Partial<Record<string, string>>;
+  sawTarget: boolean;
+}
+
+interface ResolvedTargets extends ReadAnnotations {
+  rdsCa: ConfigMapRef | undefined;
+  /** How many RDS targets have a proxy. */
+  proxied: number;
+}
+
+/** Targets: every rds/mongo annotation parsed, names unique, at least one, proxies and CA bundle checked. */
+function resolveTargets(
+  annotations: Record<string, string>,
+  defaults: WebhookDefaults,
+  errors: ConfigError[],
+  warnings: string[],
+): ResolvedTargets {
   // Read first: a proxied target's config names the file the CA bundle is mounted as.
   const caValue = annotations[ANN.rdsCaConfigMap];
   const rdsCa = caValue === undefined ? undefined : take(parseConfigMapRef(String(caValue)), errors);
   const caFile = rdsCa === undefined ? DEFAULT_RDS_CA_FILE : rdsCaFile(rdsCa);
 
+  const read = readAnnotations(annotations, caFile, errors, warnings);
+  for (const [name, keys] of read.targetKinds) {
+    if (keys.length > 1) {
+      errors.push(
+        configError(
+          'duplicate-target-name',
+          keys.join(', '),
+          name,
+          `target name "${name}" is used by more than one annotation; names name files and env vars`,
+          'give each rds/mongo target a different name',
+        ),
+      );
+    }
+  }
+  if (!read.sawTarget) {
+    errors.push(
+      configError(
+        'no-targets',
+        ANN.inject,
+        annotations[ANN.inject] ?? '',
+        'the pod opts in but names no database',
+        'add a token-broker.io/rds-<name> or token-broker.io/mongo-<name> annotation, or remove token-broker.io/inject',
+      ),
+    );
+  }
+
+  const proxied = checkProxies(read.rds, annotations, defaults, caValue !== undefined, errors);
+  if (caValue !== undefined && proxied === 0 && read.rds.length + read.mongo.length > 0) {
+    warnings.push(
+      `${ANN.rdsCaConfigMap} is set but no token-broker.io/rds-<name> target has proxy=<port>; the CA bundle is not mounted`,
+    );
+  }
+  return { ...read, rdsCa, proxied };
+}
+
+/** One pass over the token-broker.io/ annotations in key order: unknown keys, target names, targets. */
+function readAnnotations(
+  annotations: Record<string, string>,
+  caFile: string,
+  errors: ConfigError[],
+  warnings: string[],
+): ReadAnnotations {
+  const read: ReadAnnotations = { rds: [], mongo: [], targetKinds: new Map(), values: {}, sawTarget: false };
   for (const key of Object.keys(annotations).filter(isOurAnnotation).sort()) {
     // Annotations are strings in the API; YAML fed to the CLI may hold numbers or booleans.
     const value = String(annotations[key] ?? '');
@@ -192,10 +286,10 @@ export function resolveSpec(
       continue;
     }
     if (match.kind === 'exact') {
-      values[key] = value;
+      read.values[key] = value;
       continue;
     }
-    sawTarget = true;
+    read.sawTarget = true;
     if (!TARGET_NAME_PATTERN.test(match.name)) {
       errors.push(
         configError(
@@ -208,127 +302,108 @@ export function resolveSpec(
       );
       continue;
     }
-    targetKinds.set(match.name, [...(targetKinds.get(match.name) ?? []), key]);
+    read.targetKinds.set(match.name, [...(read.targetKinds.get(match.name) ?? []), key]);
     const parsed: TargetParse<Target> =
       match.kind === 'rds'
         ? parseRdsTarget(match.name, value, key, caFile)
         : parseMongoTarget(match.name, value, key);
     errors.push(...parsed.errors);
     warnings.push(...parsed.warnings);
-    if (parsed.target?.kind === 'rds') rds.push(parsed.target);
-    if (parsed.target?.kind === 'mongo') mongo.push(parsed.target);
+    if (parsed.target?.kind === 'rds') read.rds.push(parsed.target);
+    if (parsed.target?.kind === 'mongo') read.mongo.push(parsed.target);
   }
+  return read;
+}
 
-  for (const [name, keys] of targetKinds) {
-    if (keys.length > 1) {
-      errors.push(
-        configError(
-          'duplicate-target-name',
-          keys.join(', '),
-          name,
-          `target name "${name}" is used by more than one annotation; names name files and env vars`,
-          'give each rds/mongo target a different name',
-        ),
-      );
-    }
-  }
-  if (!sawTarget) {
+/** `aws-credentials: <name>` must name a mongo target of this pod. */
+function resolveAwsCredentials(
+  value: string | undefined,
+  targetKinds: Map<string, string[]>,
+  errors: ConfigError[],
+): string | undefined {
+  if (value === undefined) return undefined;
+  const name = take(parseTargetRef(value), errors);
+  const keys = name === undefined ? undefined : targetKinds.get(name);
+  if (name !== undefined && !keys?.some((k) => k.startsWith('token-broker.io/mongo-'))) {
+    const mongoNames = [...targetKinds].filter(([, ks]) =>
+      ks.some((k) => k.startsWith('token-broker.io/mongo-')),
+    );
     errors.push(
       configError(
-        'no-targets',
-        ANN.inject,
-        annotations[ANN.inject] ?? '',
-        'the pod opts in but names no database',
-        'add a token-broker.io/rds-<name> or token-broker.io/mongo-<name> annotation, or remove token-broker.io/inject',
+        'unknown-aws-credentials-target',
+        ANN.awsCredentials,
+        name,
+        keys
+          ? `"${name}" is an RDS target; only mongo targets have AWS credentials to hand out`
+          : `there is no token-broker.io/mongo-${name} annotation`,
+        mongoNames.length > 0
+          ? `set it to one of: ${mongoNames.map(([n]) => n).join(', ')}`
+          : `add token-broker.io/mongo-${name} or remove token-broker.io/aws-credentials`,
+      ),
+    );
+    return undefined;
+  }
+  return name;
+}
+
+/** `containers: a,b`: every name must be a container of this pod (not one of ours). */
+function resolveAllowList(
+  value: string | undefined,
+  all: Container[],
+  errors: ConfigError[],
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  const existing = all.map((c) => c.name).filter((n) => !OWN_CONTAINER_NAMES.includes(n));
+  const allowList = take(parseContainerList(value), errors);
+  const missing = (allowList ?? []).filter((n) => !existing.includes(n));
+  if (missing.length > 0) {
+    errors.push(
+      configError(
+        'unknown-container',
+        ANN.containers,
+        value,
+        `the pod has no container named ${missing.map((n) => `"${n}"`).join(', ')}`,
+        `list only containers of this pod: ${existing.join(', ') || '(none)'}`,
       ),
     );
   }
+  return allowList;
+}
 
-  const proxied = checkProxies(rds, annotations, defaults, caValue !== undefined, errors);
-  if (caValue !== undefined && proxied === 0 && rds.length + mongo.length > 0) {
-    warnings.push(
-      `${ANN.rdsCaConfigMap} is set but no token-broker.io/rds-<name> target has proxy=<port>; the CA bundle is not mounted`,
+/** A pod not yet injected must not already use the names of the containers and volumes we add. */
+function checkReservedNames(pod: Pod, all: Container[], errors: ConfigError[]): void {
+  const reserved = all.filter((c) => OWN_CONTAINER_NAMES.includes(c.name));
+  for (const c of reserved) {
+    errors.push(
+      configError(
+        'reserved-name',
+        'spec.containers',
+        c.name,
+        `container name "${c.name}" is reserved for the injected sidecar`,
+        'rename the container, or remove token-broker.io/inject if the pod was injected already',
+      ),
     );
   }
-
-  const status = values[ANN.status];
-  if (status !== undefined) take(parseStatus(status), errors);
-
-  let awsCredentials: string | undefined;
-  const awsCredentialsValue = values[ANN.awsCredentials];
-  if (awsCredentialsValue !== undefined) {
-    const name = take(parseTargetRef(awsCredentialsValue), errors);
-    const keys = name === undefined ? undefined : targetKinds.get(name);
-    if (name !== undefined && !keys?.some((k) => k.startsWith('token-broker.io/mongo-'))) {
-      const mongoNames = [...targetKinds].filter(([, ks]) =>
-        ks.some((k) => k.startsWith('token-broker.io/mongo-')),
-      );
-      errors.push(
-        configError(
-          'unknown-aws-credentials-target',
-          ANN.awsCredentials,
-          name,
-          keys
-            ? `"${name}" is an RDS target; only mongo targets have AWS credentials to hand out`
-            : `there is no token-broker.io/mongo-${name} annotation`,
-          mongoNames.length > 0
-            ? `set it to one of: ${mongoNames.map(([n]) => n).join(', ')}`
-            : `add token-broker.io/mongo-${name} or remove token-broker.io/aws-credentials`,
-        ),
-      );
-    } else {
-      awsCredentials = name;
-    }
+  const ownVolumes = [...OWN_VOLUME_NAMES, RDS_CA_VOLUME_NAME];
+  for (const name of ownVolumes.filter((n) => (pod.spec?.volumes ?? []).some((v) => v.name === n))) {
+    errors.push(
+      configError(
+        'reserved-name',
+        'spec.volumes',
+        name,
+        `volume name "${name}" is reserved for a volume token-broker injects`,
+        'rename the volume',
+      ),
+    );
   }
+}
 
-  let allowList: string[] | undefined;
-  const existing = [...containers, ...initContainers]
-    .map((c) => c.name)
-    .filter((n) => !OWN_CONTAINER_NAMES.includes(n));
-  const containersValue = values[ANN.containers];
-  if (containersValue !== undefined) {
-    allowList = take(parseContainerList(containersValue), errors);
-    const missing = (allowList ?? []).filter((n) => !existing.includes(n));
-    if (missing.length > 0) {
-      errors.push(
-        configError(
-          'unknown-container',
-          ANN.containers,
-          containersValue,
-          `the pod has no container named ${missing.map((n) => `"${n}"`).join(', ')}`,
-          `list only containers of this pod: ${existing.join(', ') || '(none)'}`,
-        ),
-      );
-    }
-  }
-
-  if (!injected) {
-    const reserved = [...containers, ...initContainers].filter((c) => OWN_CONTAINER_NAMES.includes(c.name));
-    for (const c of reserved) {
-      errors.push(
-        configError(
-          'reserved-name',
-          'spec.containers',
-          c.name,
-          `container name "${c.name}" is reserved for the injected sidecar`,
-          'rename the container, or remove token-broker.io/inject if the pod was injected already',
-        ),
-      );
-    }
-    const ownVolumes = [...OWN_VOLUME_NAMES, RDS_CA_VOLUME_NAME];
-    for (const name of ownVolumes.filter((n) => (pod.spec?.volumes ?? []).some((v) => v.name === n))) {
-      errors.push(
-        configError(
-          'reserved-name',
-          'spec.volumes',
-          name,
-          `volume name "${name}" is reserved for a volume token-broker injects`,
-          'rename the volume',
-        ),
-      );
-    }
-  }
-
+/** Knobs: sidecar mode, refresh margin and resources, each the annotation's or the webhook default. */
+function resolveKnobs(
+  values: Partial<Record<string, string>>,
+  defaults: WebhookDefaults,
+  errors: ConfigError[],
+): { mode: SidecarMode | undefined; refreshMarginSeconds: number | undefined; resources: SidecarResources } {
   const modeValue = values[ANN.sidecarMode];
   const mode = modeValue !== undefined ? take(parseSidecarMode(modeValue), errors) : defaults.sidecarMode;
   const marginValue = values[ANN.refreshMargin];
@@ -344,40 +419,7 @@ export function resolveSpec(
   }
   checkRequestWithinLimit(resources, 'cpu', values, errors);
   checkRequestWithinLimit(resources, 'memory', values, errors);
-
-  const selected = [...containers, ...initContainers].filter((c) => isSelectedContainer(c.name, allowList));
-  const runAsUser = resolveRunAsUser(pod, selected, values[ANN.runAsUser], defaults, rds, errors, warnings);
-
-  const targets = [...rds, ...mongo].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  checkEnvCollisions(targets, errors);
-
-  if (
-    errors.length > 0 ||
-    mode === undefined ||
-    refreshMarginSeconds === undefined ||
-    runAsUser === undefined
-  ) {
-    return { ok: false, errors, warnings };
-  }
-
-  const spec: InjectionSpec = {
-    targets,
-    ...(awsCredentials !== undefined ? { awsCredentials } : {}),
-    ...(rdsCa !== undefined && proxied > 0 ? { rdsCa } : {}),
-    ...(allowList !== undefined ? { containers: allowList } : {}),
-    mode,
-    runAsUser,
-    refreshMarginSeconds,
-    resources,
-    image: defaults.sidecarImage,
-    imagePullPolicy: defaults.imagePullPolicy,
-    apiPort: defaults.apiPort,
-    healthPort: defaults.healthPort,
-    metricsPort: defaults.metricsPort,
-    directory: DEFAULT_DIRECTORY,
-  };
-  warnings.push(...contextWarnings(pod, namespace, spec, [...containers, ...initContainers], serviceAccount));
-  return { ok: true, spec, warnings };
+  return { mode, refreshMarginSeconds, resources };
 }
 
 function suggestTargetName(name: string): string {

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { ServiceAccountLookupResult } from './metrics.ts';
-import type { ServiceAccountInfo } from './spec.ts';
+import type { ServiceAccountInfo } from '../injection/spec.ts';
 
 export type { ServiceAccountInfo };
 

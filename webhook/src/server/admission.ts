@@ -3,9 +3,9 @@
  * words what is wrong (the server answers 400 with that text), encoding turns a mutation result into the
  * response the API server expects. Nothing here does I/O.
  */
-import type { Pod } from './k8s-types.ts';
-import type { JsonPatchOperation } from './patch.ts';
-import type { MutateResult } from './mutate.ts';
+import type { Pod } from '../injection/k8s-types.ts';
+import type { JsonPatchOperation } from '../injection/patch.ts';
+import type { MutateResult } from '../injection/mutate.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
