@@ -21,6 +21,6 @@ export function renderCrowd(c: CrowdBench): string[] {
   return [
     `### ${c.pods} real sidecar processes started at once (${c.targets} targets each, ${c.runtime}; STS throttling above ${c.callsPerSecond} calls/s against none, alternating)`,
     [line(head), line(head.map(() => '---')), ...rows].join('\n'),
-    `Needed: ${n(c.neededCalls, 0)} STS calls (one web identity and one AssumeRole per pod). Medians: throttled ${n(c.throttled.allReadySeconds, 2)} s and ${n(c.throttled.stsCalls, 0)} calls; without throttling ${n(c.unthrottled.allReadySeconds, 2)} s (booting ${c.pods} processes on this machine) and ${n(c.unthrottled.stsCalls, 0)} calls. The best a throttled crowd can do: max(that boot, (needed - burst) / rate = ${n(c.rateBoundSeconds, 2)} s) = ${n(c.idealSeconds, 2)} s. Command: \`${c.command}\`.`,
+    `Needed: ${n(c.neededCalls, 0)} STS calls (${n(c.neededCalls / c.pods, 0)} per pod: one web identity call and one AssumeRole per role). Medians: throttled ${n(c.throttled.allReadySeconds, 2)} s and ${n(c.throttled.stsCalls, 0)} calls; without throttling ${n(c.unthrottled.allReadySeconds, 2)} s (booting ${c.pods} processes on this machine) and ${n(c.unthrottled.stsCalls, 0)} calls. The best a throttled crowd can do: max(that boot, (needed - burst) / rate = ${n(c.rateBoundSeconds, 2)} s) = ${n(c.idealSeconds, 2)} s. Command: \`${c.command}\`.`,
   ];
 }

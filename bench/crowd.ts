@@ -156,12 +156,18 @@ async function runCrowd(
       child.stdout.on('data', keep);
       child.stderr.on('data', keep);
       pod.child = child;
-      pod.exited = new Promise((r) =>
+      pod.exited = new Promise((r) => {
         child.on('exit', (code) => {
           pod.exitCode = code;
           r(code);
-        }),
-      );
+        });
+        // A spawn that fails (EAGAIN, EMFILE) emits only 'error': the pod counts as gone.
+        child.once('error', (error) => {
+          pod.logTail += `spawn failed: ${error.message}`;
+          pod.exitCode = null;
+          r(undefined);
+        });
+      });
     }
     for (;;) {
       const waiting = pods.filter((p) => p.readyMs === undefined);

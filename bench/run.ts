@@ -77,10 +77,28 @@ function parseArgs(argv: readonly string[]): {
       throw new Error(`unknown argument "${arg}"; ${USAGE}`);
     }
   }
+  if (rerender && argv.length > 2)
+    throw new Error(`--rerender measures nothing and takes no other flag; ${USAGE}`);
   return { only, quick, ...(doc ? { doc } : {}), ...(rerender ? { rerender } : {}) };
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** The sections a report lacks: a partial run (`--only`) must not become the doc. */
+function missingSections(report: Report): Section[] {
+  const present: Record<Section, unknown> = {
+    build: report.build,
+    mutate: report.mutate,
+    webhook: report.webhook,
+    inject: report.injectCli,
+    sidecar: report.sidecar,
+    pgbench: report.pgbench,
+    storm: report.storm,
+    crowd: report.crowd,
+    growth: report.growth,
+  };
+  return SECTIONS.filter((s) => present[s] === undefined);
+}
 
 /** Formatted like the rest of the repository, so `npm run lint` (prettier --check) stays clean. */
 async function writeDoc(doc: string, report: Report): Promise<void> {
@@ -95,6 +113,12 @@ async function main(): Promise<number> {
   if (args.rerender) {
     // The doc's prose changed, not the figures: render the last full run again, measuring nothing.
     const last = JSON.parse(await readFile(new URL('./report.json', import.meta.url), 'utf8')) as Report;
+    const missing = missingSections(last);
+    if (missing.length > 0) {
+      throw new Error(
+        `--rerender: bench/report.json is from a partial run (no ${missing.join(', ')}); run npm run bench -- --doc ${args.rerender}`,
+      );
+    }
     await writeDoc(args.rerender, last);
     return 0;
   }

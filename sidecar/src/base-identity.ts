@@ -1,5 +1,6 @@
 /**
- * The pod's own identity (IRSA web identity, EKS Pod Identity, ... through the SDK default chain),
+ * The pod's own identity (IRSA web identity through the sidecar's STS client; EKS Pod Identity, ...
+ * through the SDK default chain),
  * fetched once per lifetime and shared: the targets without a role use it directly, and the STS
  * clients sign every AssumeRole with it. Without this each of them would fetch it on its own, one
  * web identity call per target and one more per STS client.

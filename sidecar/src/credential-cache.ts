@@ -10,8 +10,8 @@
  * the targets sharing it come back together and join one fetch, so a throttled STS sees one retry
  * per credential, not one per target. Until that point the failure stands: a caller that comes
  * after the failed fetch settled (a target whose cycle started a moment later, a role's signer)
- * gets the same error and point instead of a call of its own; from that point on the next caller
- * fetches anew.
+ * gets the held credentials while they are still valid (due again at the retry point), else the same
+ * error and point, instead of a call of its own; from that point on the next caller fetches anew.
  *
  * A fetch that never settles would hold every later caller on it: it gets its own deadline, after
  * which the next caller starts a new fetch.
@@ -66,6 +66,10 @@ export class CredentialCache {
     const now = this.policy.now();
     if (isServable(held, now)) return Promise.resolve(held as TemporaryCredentials);
     if (this.inFlight === undefined && this.failure !== undefined && now < this.failure.retryAt) {
+      // Credentials still valid stay usable (a target's last chance to re-sign its token) until then.
+      if (held !== undefined && now < held.expiresAt) {
+        return Promise.resolve({ ...held, refreshAt: this.failure.retryAt });
+      }
       return Promise.reject(this.failure.error);
     }
     this.inFlight ??= this.fetch().finally(() => {

@@ -77,6 +77,8 @@ const INVALID_WEB_IDENTITY_CODES = new Set([
   'IDPRejectedClaim',
   'IDPRejectedClaimException',
   'MalformedPolicyDocument',
+  // The projected token file is missing or unreadable (identity.ts): the same fix, the IRSA setup.
+  'WebIdentityTokenFileError',
 ]);
 
 const EXPIRED_TOKEN_CODES = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired']);

@@ -113,7 +113,7 @@ export interface BaseProviderOptions {
   requestTimeoutMs?: number;
   /** The timeout of the container credentials (EKS Pod Identity) and IMDS providers. */
   credentialsEndpointTimeoutMs?: number;
-  /** More plugins for the web identity STS client (e.g. request timing, sts-timing.ts). */
+  /** More plugins for the default chain's STS client (e.g. request timing, sts-timing.ts). */
   stsPlugins?: readonly StsPlugin[];
   /**
    * The sidecar's own STS client, to fetch an IRSA identity through it: the default chain would
@@ -260,8 +260,8 @@ function stsClientConfig(
 export const BASE_IDENTITY_TIMEOUT_MS = 15_000;
 
 /**
- * The pod's own identity: the SDK default chain. Each call runs a chain of its own, under a
- * deadline: a call that never settles (a credentials endpoint that accepts the connection and never
+ * The pod's own identity: IRSA through `webIdentitySts` when given and the chain would pick it
+ * (webIdentityFrom), else the SDK default chain. Each call runs a fetch of its own, under a deadline: a call that never settles (a credentials endpoint that accepts the connection and never
  * answers) then holds no lock the next call would wait on. The sidecar shares one cached copy
  * between its targets and its STS clients (base-identity.ts). The expiry comes back on this node's
  * clock (through `clock`), so any cache judges it right too.

@@ -116,6 +116,8 @@ function defaultFetchers(
   const base = createBaseProvider(
     { region, ...deps.identity, stsPlugins: [timing], webIdentitySts: () => stsFor(region) },
     clock,
+    undefined,
+    env,
   );
   // The pod's identity and each role are fetched once per lifetime, shared by the targets using them.
   const sharing: CredentialCachePolicy = {

@@ -1,6 +1,7 @@
 /**
- * Times every STS request an SDK client sends (ours for AssumeRole, and the one the SDK's web
- * identity provider builds for AssumeRoleWithWebIdentity), per action and outcome. It wraps the HTTP
+ * Times every STS request an SDK client sends (ours, for AssumeRole and an IRSA identity's
+ * AssumeRoleWithWebIdentity; the default chain's own, when it fetches the identity), per action and
+ * outcome. It wraps the HTTP
  * round trip and the parsing of the answer, not the resolution of the caller's own credentials before
  * it: for AssumeRole that may be an AssumeRoleWithWebIdentity request, timed on its own. Credential
  * endpoints that are not STS (EKS Pod Identity, IMDS) are not timed here.

@@ -110,6 +110,23 @@ describe('CredentialCache', { timeout: 10_000 }, () => {
     assert.equal(next.accessKeyId, source.issued[0]?.accessKeyId);
   });
 
+  it('while a failure stands, credentials still valid are served, due again at the retry point', async () => {
+    const clock = new FakeClock();
+    const source = new FakeCredentialSource(() => clock.now(), HOUR);
+    const cache = new CredentialCache(source.fetch, policy(clock), 'test credentials');
+    const first = await cache.get();
+    await clock.advance((first.refreshAt as number) - clock.now());
+    source.failNext(FAKE_ERRORS.throttling);
+    const failure = await cache.get().then(() => undefined, errorOf);
+    const retryAt = sharedRetryAt(failure) as number;
+    assert.ok(retryAt > clock.now() + 1 && retryAt < first.expiresAt, 'a retry point before the expiry');
+    await clock.advance(1);
+    const served = await cache.get();
+    assert.equal(served.accessKeyId, first.accessKeyId, 'the held credentials, not the failure');
+    assert.equal(served.refreshAt, retryAt);
+    assert.equal(source.calls.length, 2, 'and no call of its own before the retry point');
+  });
+
   it('a failed refresh leaves nothing stale behind: at the retry point it fetches, not the old credentials', async () => {
     const clock = new FakeClock();
     const source = new FakeCredentialSource(() => clock.now());

@@ -5,6 +5,7 @@ import { ClockSkewError } from '../../sidecar/src/clock-skew.ts';
 import { StepTimeoutError } from '../../sidecar/src/deadline.ts';
 import { classifyError, ERROR_CLASSES, ERROR_HINTS, type ErrorClass } from '../../sidecar/src/error-class.ts';
 import { FileWriteError } from '../../sidecar/src/files.ts';
+import { WebIdentityTokenFileError } from '../../sidecar/src/identity.ts';
 import { awsError, nodeError } from '../fakes/fake-credentials.ts';
 
 function timeoutError(): Error {
@@ -40,6 +41,14 @@ describe('classifyError', () => {
     [
       'IDPRejectedClaim',
       awsError('IDPRejectedClaimException', 'Incorrect token audience', 400),
+      'invalid-web-identity-token',
+    ],
+    [
+      'the web identity token file cannot be read',
+      new WebIdentityTokenFileError(
+        '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+        nodeError('ENOENT', 'no such file or directory'),
+      ),
       'invalid-web-identity-token',
     ],
     [

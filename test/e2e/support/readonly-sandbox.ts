@@ -29,6 +29,8 @@ set -eu
 volume=$1 run_dir=$2 uid=$3 gid=$4
 shift 4
 mount --bind "$volume" "$volume"
+# Mounts under /run (the host's netns, say) would be hidden by the fresh /run: drop them, deepest first.
+awk '{ print $5 }' /proc/self/mountinfo | grep '^/run/' | sort -r | while read -r point; do umount -l "$point"; done
 mount -t tmpfs -o mode=0755,size=4m tb-run /run
 if [ -n "$run_dir" ]; then cp -R "$run_dir"/. /run/; fi
 awk '{ print $5 }' /proc/self/mountinfo | while read -r point; do
