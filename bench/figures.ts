@@ -294,29 +294,6 @@ export function comparisons(report: Report): Comparison[] {
         );
       }
     }
-    if (pg.pinned) {
-      const pinnedDirect = {
-        key: 'pgbench.pinned.direct.tps',
-        what: 'direct, placed alike',
-        value: pg.pinned.direct.tps.median,
-      };
-      add(
-        'pgbench.pinned.proxy.tps',
-        `${via}, database on its own CPU: through the proxy`,
-        'tps',
-        pg.pinned.proxy.side.tps.median,
-        pinnedDirect,
-        'ratio.pgbench.pinned.proxy.tps',
-      );
-      add(
-        'pgbench.pinned.socat.tps',
-        `${via}, database on its own CPU: through socat`,
-        'tps',
-        pg.pinned.socat.side.tps.median,
-        pinnedDirect,
-        'ratio.pgbench.pinned.socat.tps',
-      );
-    }
     add(
       'pgbench.proxy.rssMiB.openConnections',
       `sidecar RSS with ${pg.sidecarRssMiB.openConnections} open proxied connections`,

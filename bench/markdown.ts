@@ -214,9 +214,6 @@ export function renderMarkdown(report: Report): string {
         (p.socat
           ? `The floor, socat in the same rounds: ${num(p.socat.throughputRatio, 2)}x direct, added p99 latency ${fixed(p.socat.addedP99Ms)} ms. `
           : '') +
-        (p.pinned
-          ? `With the database on its own CPU (${p.pinned.placement}): the proxy ${num(p.pinned.proxy.throughputRatio, 2)}x, socat ${num(p.pinned.socat.throughputRatio, 2)}x of direct placed alike. `
-          : '') +
         `Sidecar RSS ${num(p.sidecarRssMiB.before, 1)} MiB before, ${num(p.sidecarRssMiB.withOpenConnections, 1)} MiB with ${p.sidecarRssMiB.openConnections} open proxied connections. ` +
         `${p.pgbench}; ${p.server}.`,
     );
@@ -246,7 +243,7 @@ const PGBENCH_COLUMNS = [
   'transactions logged',
 ];
 
-/** Every pgbench path with its ratio to the direct run placed like it (the pinned rows to the pinned direct). */
+/** Every pgbench route with its ratio to the direct run of the same rounds. */
 export function pgbenchRows(p: PgbenchBench): string[][] {
   const row = (label: string, s: PgbenchSide, base: PgbenchSide): string[] => {
     const cpu = s.cpuUsPerTransaction;
@@ -262,21 +259,12 @@ export function pgbenchRows(p: PgbenchBench): string[][] {
     ];
   };
   const d = p.direct;
-  const rows = [
+  return [
     row('direct: verified TLS, RDS token as password', d, d),
     ...(p.socat ? [row('floor: socat relay, the same TLS end to end', p.socat.side, d)] : []),
     row('proxy: 127.0.0.1, no password, no token code', p.proxied, d),
     ...(p.alternatives ?? []).map((alt) => row(`proxy, sidecar: ${alt.sidecarRuntime}`, alt.proxied, d)),
   ];
-  const own = p.pinned;
-  if (own) {
-    rows.push(
-      row('database on its own CPU: direct', own.direct, own.direct),
-      row('database on its own CPU: socat floor', own.socat.side, own.direct),
-      row('database on its own CPU: proxy', own.proxy.side, own.direct),
-    );
-  }
-  return rows;
 }
 
 /** docs/bench.md: how the numbers are made, then the numbers of the latest run. */
@@ -329,11 +317,8 @@ edited by hand; \`--rerender docs/bench.md\` writes it again from the last repor
   and token through \`socat\` (\`bench/socat-relay.ts\`), a C relay forking per connection with no
   protocol logic: what any extra hop costs on this machine. CPU per transaction of each party from
   \`/proc/<pid>/stat\` (the postmaster's reaped backends, socat's reaped forks, pgbench as the bench's
-  reaped child, the sidecar's own). Every row's ratio is to the direct run placed like it. Not in the
-  default run: the same paths with PostgreSQL pinned to one CPU and pgbench and the relay to the other
-  (\`benchPgbench({ pinned: true })\`, for the database on hardware of its own as RDS is); on these 2
-  shared CPUs with no network delay it measured cross-CPU wake-ups (direct fell to half, socat came out
-  faster than direct), not the proxy. \`--quick\` runs 2 rounds of 2 s.
+  reaped child, the sidecar's own). Every row's ratio is to the direct run of the same rounds.
+  \`--quick\` runs 2 rounds of 2 s.
 - **Start storm** (\`bench/storm.ts\`): 1000 pods started at once (a rollout, a node drain), each with
   the bench sidecar's three targets, against the STS emulator throttling above 100 calls/s (a token
   bucket with one second of burst, answering 400 \`Throttling\` as STS does). Each pod is a real

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -40,21 +40,6 @@ const DATABASE = 'benchdb';
 const CLIENTS = 8;
 const THREADS = 2;
 const OPEN_CONNECTIONS = 100;
-/** CPUs of the pinned rounds: the database on one, the client and its relay on the other. */
-const DATABASE_CPU = '1';
-const CLIENT_CPU = '0';
-
-/** Sets the CPUs of every thread of `pid`; its children forked afterwards inherit them. */
-async function setAffinity(pid: number, cpus: string): Promise<void> {
-  await run('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
-}
-
-/** Gives the processes every CPU again; a process already gone is skipped. */
-async function unpin(pids: readonly number[]): Promise<void> {
-  const all = `0-${availableParallelism() - 1}`;
-  for (const pid of pids) await setAffinity(pid, all).catch(() => undefined);
-}
-
 export interface PgbenchSide {
   /** Transactions per second, one sample per round (pgbench's figure without connection time). */
   tps: Summary;
@@ -67,7 +52,7 @@ export interface PgbenchSide {
   cpuUsPerTransaction?: PartyCpu;
 }
 
-/** CPU of each party of a path; `relay` is 0 when there is none (direct). */
+/** CPU of each party of a route; `relay` is 0 when there is none (direct). */
 export interface PartyCpu {
   pgbench: number;
   postgres: number;
@@ -75,7 +60,7 @@ export interface PartyCpu {
   total: number;
 }
 
-/** A path other than the proxy, against direct in the same rounds and placement. */
+/** A route other than the proxy, against direct in the same rounds. */
 export interface PgbenchVersusDirect {
   label: string;
   side: PgbenchSide;
@@ -83,18 +68,6 @@ export interface PgbenchVersusDirect {
   throughputRatio: number;
   /** p99 latency minus direct p99 latency. */
   addedP99Ms: number;
-}
-
-/**
- * The rounds again with the database on a CPU of its own (PostgreSQL and its backends pinned to CPU 1,
- * pgbench and the relay to CPU 0): the database on other hardware, as RDS is, with the client and its
- * relay sharing what the app's node gives them. No network delay (this kernel has no netem).
- */
-export interface PgbenchPinned {
-  placement: string;
-  direct: PgbenchSide;
-  socat: PgbenchVersusDirect;
-  proxy: PgbenchVersusDirect;
 }
 
 /** The proxy run one way, against the direct rounds of the same run. */
@@ -135,8 +108,6 @@ export interface PgbenchBench {
   alternatives?: PgbenchProxied[];
   /** The floor: the same TLS client through socat, a C relay with no logic; absent in older reports. */
   socat?: PgbenchVersusDirect;
-  /** Direct, socat and the proxy with the database on its own CPU; absent in older reports or on one CPU. */
-  pinned?: PgbenchPinned;
 }
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -180,46 +151,28 @@ interface RoundResult {
 }
 
 /** One way from pgbench to the database: direct, through socat, or through a sidecar (by index). */
-type Route = { kind: 'direct' } | { kind: 'socat' } | { kind: 'sidecar'; index: number };
-
-/** A route and where its processes run. */
-export interface PgbenchPath {
-  route: Route;
-  pinned: boolean;
-}
+export type Route = { kind: 'direct' } | { kind: 'socat' } | { kind: 'sidecar'; index: number };
 
 /**
- * What one round runs, in order: direct, socat, each sidecar, then (when `pinned`) direct, socat and the
- * first sidecar with the database on its own CPU; rotated by `round` so that no path always runs first.
+ * What one round runs, in order: direct, socat, then each sidecar; rotated by `round` so that no route
+ * always runs first.
  */
-export function roundOrder(sidecarCount: number, pinned: boolean, round: number): PgbenchPath[] {
-  const shared: PgbenchPath[] = [
-    { route: { kind: 'direct' }, pinned: false },
-    { route: { kind: 'socat' }, pinned: false },
-    ...Array.from({ length: sidecarCount }, (_, index) => ({
-      route: { kind: 'sidecar' as const, index },
-      pinned: false,
-    })),
+export function roundOrder(sidecarCount: number, round: number): Route[] {
+  const all: Route[] = [
+    { kind: 'direct' },
+    { kind: 'socat' },
+    ...Array.from({ length: sidecarCount }, (_, index) => ({ kind: 'sidecar' as const, index })),
   ];
-  const own: PgbenchPath[] = pinned
-    ? [
-        { route: { kind: 'direct' }, pinned: true },
-        { route: { kind: 'socat' }, pinned: true },
-        { route: { kind: 'sidecar', index: 0 }, pinned: true },
-      ]
-    : [];
-  const all = [...shared, ...own];
-  const shift = all.length === 0 ? 0 : round % all.length;
+  const shift = round % all.length;
   return [...all.slice(shift), ...all.slice(0, shift)];
 }
 
-/** The key of a path's results (e.g. `sidecar1`, `pinned:direct`). */
-export function pathKey(path: PgbenchPath): string {
-  const route = path.route.kind === 'sidecar' ? `sidecar${path.route.index}` : path.route.kind;
-  return path.pinned ? `pinned:${route}` : route;
+/** The key of a route's results (e.g. `sidecar1`). */
+export function routeKey(route: Route): string {
+  return route.kind === 'sidecar' ? `sidecar${route.index}` : route.kind;
 }
 
-/** CPU µs per transaction of each party over a path's rounds. */
+/** CPU µs per transaction of each party over a route's rounds. */
 export function cpuPerTransaction(results: readonly RoundResult[]): PartyCpu {
   const transactions = results.reduce((sum, r) => sum + r.transactions, 0);
   const us = (take: (r: RoundResult) => number) =>
@@ -267,11 +220,6 @@ export async function benchPgbench(options: {
   sidecars?: readonly PgbenchSidecar[];
   /** pgbench clients (default 8); 1 shows the latency-bound case. */
   clients?: number;
-  /**
-   * Also the rounds with the database on its own CPU (default off: on the 2 shared CPUs of the bench
-   * machine they measured cross-CPU wake-ups, not the proxy; see docs/bench.md).
-   */
-  pinned?: boolean;
 }): Promise<PgbenchBench> {
   const pgbenchClients = options.clients ?? CLIENTS;
   const threads = Math.min(THREADS, pgbenchClients);
@@ -339,8 +287,6 @@ export async function benchPgbench(options: {
       await server.adminSql(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`),
     );
     const postmaster = await parentPid(checkpointer);
-    const pinned = (options.pinned ?? false) && availableParallelism() >= 2;
-    if (pinned) cleanups.push(() => unpin([postmaster, socat.pid, ...sidecars.map((s) => s.pid)]));
 
     const credentials = sts.issueCredentials({ roleArn: ROLE_ARN, lifetimeSeconds: 3600 });
     // A token signed for the database's own endpoint, whichever port the client dials.
@@ -377,16 +323,6 @@ export async function benchPgbench(options: {
     };
     const relayPid = (route: Route): number | undefined =>
       route.kind === 'socat' ? socat.pid : route.kind === 'sidecar' ? sidecarAt(route.index).pid : undefined;
-    const pin = async (path: PgbenchPath): Promise<void> => {
-      const relay = relayPid(path.route);
-      if (!path.pinned) return;
-      await setAffinity(postmaster, DATABASE_CPU);
-      if (relay !== undefined) await setAffinity(relay, CLIENT_CPU);
-    };
-    const unpinAfter = async (path: PgbenchPath): Promise<void> => {
-      const relay = relayPid(path.route);
-      if (path.pinned) await unpin([postmaster, ...(relay === undefined ? [] : [relay])]);
-    };
     /** Every party's CPU so far; the backends and socat's forks only once reaped. */
     const partyCpu = async (route: Route) => {
       const relay = relayPid(route);
@@ -407,12 +343,11 @@ export async function benchPgbench(options: {
     };
 
     let roundsRun = 0;
-    const pgbenchRound = async (path: PgbenchPath, secondsToRun: number): Promise<RoundResult> => {
+    const pgbenchRound = async (route: Route, secondsToRun: number): Promise<RoundResult> => {
       const prefix = `run${(roundsRun += 1)}`;
-      const through = path.route.kind === 'sidecar' ? sidecarAt(path.route.index) : sidecar;
-      const env = await envOf(path.route);
-      await pin(path);
-      const cpuBefore = await settledPartyCpu(path.route);
+      const through = route.kind === 'sidecar' ? sidecarAt(route.index) : sidecar;
+      const env = await envOf(route);
+      const cpuBefore = await settledPartyCpu(route);
       const sidecarBefore = await through.cpuSeconds();
       const args = [
         '-S',
@@ -430,16 +365,12 @@ export async function benchPgbench(options: {
         USER,
         DATABASE,
       ];
-      const [command, argv] = path.pinned
-        ? ['taskset', ['-c', CLIENT_CPU, pgbench, ...args]]
-        : [pgbench, args];
-      const { stdout } = await run(command, argv, {
+      const { stdout } = await run(pgbench, args, {
         cwd: dir,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: '/dev/null', ...env },
       });
       const sidecarCpuSeconds = (await through.cpuSeconds()) - sidecarBefore;
-      const cpuAfter = await settledPartyCpu(path.route);
-      await unpinAfter(path);
+      const cpuAfter = await settledPartyCpu(route);
       const latenciesMs: number[] = [];
       for (const name of (await readdir(dir)).filter((file) => file.startsWith(`${prefix}.`))) {
         latenciesMs.push(...parseTransactionLog(await readFile(join(dir, name), 'utf8')));
@@ -460,18 +391,17 @@ export async function benchPgbench(options: {
 
     // Warm-up (connections, caches, the JIT of the sidecar's relay), not counted; none in a smoke run.
     if (!options.quick) {
-      for (const path of roundOrder(sidecars.length, false, 0)) await pgbenchRound(path, 1);
+      for (const route of roundOrder(sidecars.length, 0)) await pgbenchRound(route, 1);
     }
     const results = new Map<string, RoundResult[]>();
     for (let r = 0; r < rounds; r += 1) {
-      for (const path of roundOrder(sidecars.length, pinned, r)) {
-        const list = results.get(pathKey(path)) ?? [];
-        list.push(await pgbenchRound(path, seconds));
-        results.set(pathKey(path), list);
+      for (const route of roundOrder(sidecars.length, r)) {
+        const list = results.get(routeKey(route)) ?? [];
+        list.push(await pgbenchRound(route, seconds));
+        results.set(routeKey(route), list);
       }
     }
-    const resultsOf = (route: Route, onOwnCpu = false): RoundResult[] =>
-      results.get(pathKey({ route, pinned: onOwnCpu })) ?? [];
+    const resultsOf = (route: Route): RoundResult[] => results.get(routeKey(route)) ?? [];
     const direct = resultsOf({ kind: 'direct' });
     const proxied = sidecars.map((_, index) => resultsOf({ kind: 'sidecar', index }));
 
@@ -512,7 +442,6 @@ export async function benchPgbench(options: {
       };
     };
     const socatLabel = `socat, a C relay forking per connection, pgbench's TLS end to end (${socat.command})`;
-    const pinnedDirect = side(resultsOf({ kind: 'direct' }, true));
     return {
       pgbench: version,
       ...injected,
@@ -529,20 +458,6 @@ export async function benchPgbench(options: {
       },
       alternatives,
       socat: against(socatLabel, directSide, resultsOf({ kind: 'socat' })),
-      ...(pinned
-        ? {
-            pinned: {
-              placement: `PostgreSQL (postmaster and backends) on CPU ${DATABASE_CPU}; pgbench and the relay on CPU ${CLIENT_CPU} (taskset)`,
-              direct: pinnedDirect,
-              socat: against(socatLabel, pinnedDirect, resultsOf({ kind: 'socat' }, true)),
-              proxy: against(
-                runs[0]?.label ?? 'proxy',
-                pinnedDirect,
-                resultsOf({ kind: 'sidecar', index: 0 }, true),
-              ),
-            },
-          }
-        : {}),
     };
   } finally {
     await cleanup();

@@ -4,17 +4,12 @@
  * image layer) and as anonymous memory (RssAnon: what each process adds on its own).
  */
 import { readFile } from 'node:fs/promises';
+import { processCpu } from './process-cpu.ts';
 import { round } from './stats.ts';
-
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
 
 /** utime + stime of a process in seconds. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  return (await processCpu(pid)).own;
 }
 
 export interface MemoryMiB {

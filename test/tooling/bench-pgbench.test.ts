@@ -10,8 +10,8 @@ import {
   parseTps,
   parseTransactionLog,
   parseTransactions,
-  pathKey,
   roundOrder,
+  routeKey,
   type PgbenchBench,
   type PgbenchSide,
 } from '../../bench/pgbench.ts';
@@ -108,20 +108,12 @@ describe('socatArgs', () => {
 });
 
 describe('roundOrder', () => {
-  it('runs direct, socat and each sidecar, then the pinned three, each once a round', () => {
-    assert.deepEqual(roundOrder(2, true, 0).map(pathKey), [
-      'direct',
-      'socat',
-      'sidecar0',
-      'sidecar1',
-      'pinned:direct',
-      'pinned:socat',
-      'pinned:sidecar0',
-    ]);
+  it('runs direct, socat and each sidecar, each once a round', () => {
+    assert.deepEqual(roundOrder(2, 0).map(routeKey), ['direct', 'socat', 'sidecar0', 'sidecar1']);
   });
   it('rotates the order from round to round so that no path always goes first', () => {
-    assert.deepEqual(roundOrder(1, false, 1).map(pathKey), ['socat', 'sidecar0', 'direct']);
-    assert.deepEqual(roundOrder(1, false, 3).map(pathKey), ['direct', 'socat', 'sidecar0']);
+    assert.deepEqual(roundOrder(1, 1).map(routeKey), ['socat', 'sidecar0', 'direct']);
+    assert.deepEqual(roundOrder(1, 3).map(routeKey), ['direct', 'socat', 'sidecar0']);
   });
 });
 
@@ -158,7 +150,6 @@ const versus = (label: string, side: PgbenchSide, base: PgbenchSide) => ({
   addedP99Ms: side.latencyMs.p99 - base.latencyMs.p99,
 });
 const DIRECT = pgSide(20_000, 0.5);
-const PINNED_DIRECT = pgSide(10_000, 0.8);
 const PGBENCH: PgbenchBench = {
   pgbench: 'pgbench (PostgreSQL) 15',
   server: 'PostgreSQL 15',
@@ -175,16 +166,10 @@ const PGBENCH: PgbenchBench = {
   sidecarRssMiB: { before: 80, withOpenConnections: 84, openConnections: 100 },
   alternatives: [],
   socat: versus('socat', pgSide(13_000, 0.9, 38), DIRECT),
-  pinned: {
-    placement: 'PostgreSQL on CPU 1',
-    direct: PINNED_DIRECT,
-    socat: versus('socat', pgSide(9_500, 0.9, 38), PINNED_DIRECT),
-    proxy: versus('proxy', pgSide(9_000, 1.0, 36), PINNED_DIRECT),
-  },
 };
 
 describe('pgbenchRows', () => {
-  it('shows every path with its ratio to the direct run placed like it, and its CPU per party', () => {
+  it('shows every route with its ratio to the direct run, and its CPU per party', () => {
     const rows = pgbenchRows(PGBENCH);
     assert.deepEqual(
       rows.map((row) => [row[0], row[2]]),
@@ -192,32 +177,25 @@ describe('pgbenchRows', () => {
         ['direct: verified TLS, RDS token as password', '1.00x'],
         ['floor: socat relay, the same TLS end to end', '0.65x'],
         ['proxy: 127.0.0.1, no password, no token code', '0.60x'],
-        ['database on its own CPU: direct', '1.00x'],
-        ['database on its own CPU: socat floor', '0.95x'],
-        ['database on its own CPU: proxy', '0.90x'],
       ],
     );
     assert.equal(rows[1]?.[4], '20 / 60 / 38 = 118');
   });
-  it('leaves out the floor and the pinned rows of an older report', () => {
+  it('leaves out the floor of an older report', () => {
     const older: PgbenchBench = { ...PGBENCH };
     delete older.socat;
-    delete older.pinned;
     assert.equal(pgbenchRows(older).length, 2);
   });
 });
 
 describe('pgbench figures', () => {
-  it('puts the proxy, the socat floor and the pinned scenario beside their direct runs under stable keys', () => {
+  it('puts the proxy and the socat floor beside the direct run under stable keys', () => {
     const flat = figures(comparisons({ pgbench: PGBENCH } as Report));
     assert.equal(flat['pgbench.direct.tps'], 20_000);
     assert.equal(flat['ratio.pgbench.proxy.tps'], 0.6);
     assert.equal(flat['ratio.pgbench.socat.tps'], 0.65);
     assert.equal(flat['pgbench.socat.relayCpuUsPerTransaction'], 38);
     assert.equal(flat['ratio.pgbench.proxy.relayCpuUsPerTransaction'], 0.947);
-    assert.equal(flat['pgbench.pinned.direct.tps'], 10_000);
-    assert.equal(flat['ratio.pgbench.pinned.proxy.tps'], 0.9);
-    assert.equal(flat['ratio.pgbench.pinned.socat.tps'], 0.95);
     assert.equal(flat['pgbench.proxy.rssMiB.openConnections'], 84);
   });
   it('judges the proxy against the goal of issue 13, >= 0.9x direct', () => {
